@@ -1,0 +1,110 @@
+"""Writing results: atomic files, figures in PNG and PDF, and provenance.
+
+Every results file of the toolkit carries the full configuration and the
+package versions (``provenance()``); every write goes through a temporary file
+in the same directory followed by ``os.replace`` so that an interrupted run
+never leaves a half-written file behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DISTRIBUTION = "representation-mergers"
+_VERSIONED = ("numpy", "scipy", "sympy", "torch", "numba", "matplotlib", "dask", "distributed")
+
+
+def package_version() -> str:
+    """Version of the installed toolkit (``0+unknown`` when run from an uninstalled tree)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def provenance() -> dict[str, Any]:
+    """Toolkit version, Python, platform and versions of the numerical dependencies."""
+    versions = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "package": DISTRIBUTION,
+        "version": package_version(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "dependencies": versions,
+    }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, numpy scalars/arrays, paths and tuples into JSON-ready values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` (after ``to_jsonable``) as indented JSON, atomically."""
+    text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
+    return atomic_write_bytes(path, (text + "\n").encode())
+
+
+def atomic_savez(path: str | os.PathLike, **arrays: Any) -> Path:
+    """Write a compressed ``.npz`` atomically. ``path`` should end in ``.npz``."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_figure(fig: Any, stem: str | os.PathLike, *, dpi: int = 150) -> list[Path]:
+    """Save a matplotlib figure as ``stem.png`` and ``stem.pdf`` (atomically); return both paths."""
+    stem = Path(stem)
+    paths = []
+    for ext in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight")
+        paths.append(atomic_write_bytes(stem.with_suffix(f".{ext}"), buf.getvalue()))
+    return paths
