@@ -1,0 +1,125 @@
+"""The reduced two-dimensional system in ``(H, W)`` (P25 eqs. 21–23, spec §2.2).
+
+Along any trajectory of eq. 20 the quantity ``A_high = H − r Y/H`` (``r = N τ_y/τ_h``)
+is exactly conserved (eq. 21), so ``Y = H (H − A_high)/r`` (eq. 22) and the flow
+reduces to (eq. 23, with the coefficient ``b²/(4a) = τ_h/(4 N² τ_y²)`` — the printed
+paper has ``τ_y`` instead of ``τ_y²``, spec §6a.3)::
+
+    dH/dt = −(a/2) W
+    dW/dt = (b²/(4a)) H (H² − A_high H − A_low²) − b H W + (b A_high/4) W − a W²/(4H)
+
+with ``a = 1/τ_h``, ``b = 1/(N τ_y)`` and ``A_low² = r S`` (eq. 25).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .checks import check_finite, check_nonnegative, check_positive
+from .odesolve import OdeResult, check_rates, solve
+
+
+@njit(cache=True)
+def rhs_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: float
+                ) -> tuple[float, float]:
+    """Right-hand side of P25 eq. 23 (corrected coefficient ``b²/(4a)``, spec §2.2)."""
+    dH = -0.5 * a * W
+    dW = (b * b / (4.0 * a)) * H * (H * H - A_high * H - A_low * A_low) - b * H * W \
+        + 0.25 * b * A_high * W - 0.25 * a * W * W / H
+    return dH, dW
+
+
+@njit(cache=True)
+def jac_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: float) -> np.ndarray:
+    """Jacobian ``∂(dH, dW)/∂(H, W)`` of eq. 23 at any ``H > 0`` (spec §2.5 at the fixed points)."""
+    J = np.zeros((2, 2))
+    J[0, 1] = -0.5 * a
+    J[1, 0] = (b * b / (4.0 * a)) * (3.0 * H * H - 2.0 * A_high * H - A_low * A_low) - b * W \
+        + 0.25 * a * W * W / (H * H)
+    J[1, 1] = -b * H + 0.25 * b * A_high - 0.5 * a * W / H
+    return J
+
+
+def conserved_a_high(H, Y, *, N, tau_h, tau_y):
+    """The invariant ``A_high = H − (N τ_y/τ_h) Y/H`` of eq. 20 (P25 eqs. 6, 21); broadcasts."""
+    N, tau_h, tau_y = check_rates(N, tau_h, tau_y)
+    H = check_positive("H", H)
+    Y = check_nonnegative("Y", Y)
+    return H - (N * tau_y / tau_h) * Y / H
+
+
+def y_from_a_high(H, A_high, *, N, tau_h, tau_y):
+    """Reconstruct ``Y = H (H − A_high)/r`` from the conserved quantity (P25 eq. 22); broadcasts."""
+    N, tau_h, tau_y = check_rates(N, tau_h, tau_y)
+    H = check_positive("H", H)
+    A_high = check_finite("A_high", A_high)
+    return H * (H - A_high) * tau_h / (N * tau_y)
+
+
+@dataclass(frozen=True)
+class ReducedSystem:
+    """Parameters of P25 eq. 23: the invariants ``A_high``, ``A_low >= 0`` and the rates."""
+
+    A_high: float
+    A_low: float
+    N: float
+    tau_h: float
+    tau_y: float
+
+    def __post_init__(self) -> None:
+        check_finite("A_high", self.A_high)
+        check_nonnegative("A_low", self.A_low)
+        check_rates(self.N, self.tau_h, self.tau_y)
+
+    @property
+    def a(self) -> float:
+        return 1.0 / self.tau_h
+
+    @property
+    def b(self) -> float:
+        return 1.0 / (self.N * self.tau_y)
+
+    @property
+    def r(self) -> float:
+        return self.N * self.tau_y / self.tau_h
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        return np.array(rhs_reduced(y[0], y[1], self.A_high, self.A_low, self.a, self.b))
+
+    def jac(self, t: float, y: np.ndarray) -> np.ndarray:
+        return jac_reduced(y[0], y[1], self.A_high, self.A_low, self.a, self.b)
+
+
+class ReducedResult(OdeResult):
+    """Solution of eq. 23: ``.t``, ``.y`` (rows H, W), ``.H``, ``.W`` and scipy's fields."""
+
+    @property
+    def H(self) -> np.ndarray:
+        return self.y[0]
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.y[1]
+
+
+def integrate_reduced(H0: float, W0: float, *, A_high: float, A_low: float, N: float,
+                      tau_h: float, tau_y: float, t_max: float, method: str = "LSODA",
+                      rtol: float = 1e-10, atol: float = 1e-14, merger_tol: float | None = None,
+                      events: Sequence[Callable] | Callable | None = None,
+                      dense_output: bool = False, t_eval: np.ndarray | None = None
+                      ) -> ReducedResult:
+    """Integrate P25 eq. 23 (spec §2.2) from ``(H0, W0)``; events and status as ``integrate_three_scalar``.
+
+    ``Y`` along the solution is ``y_from_a_high(result.H, A_high, ...)`` (eq. 22).
+    """
+    system = ReducedSystem(A_high=float(check_finite("A_high", A_high)),
+                           A_low=float(check_nonnegative("A_low", A_low)), N=float(N),
+                           tau_h=float(tau_h), tau_y=float(tau_y))
+    H0 = float(check_positive("H0", H0))
+    W0 = float(check_finite("W0", W0))
+    return solve(system.rhs, system.jac, np.array([H0, W0]), t_max=t_max, method=method,
+                 rtol=rtol, atol=atol, merger_tol=merger_tol, events=events,
+                 dense_output=dense_output, t_eval=t_eval, result_type=ReducedResult)
