@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .checks import check_finite, check_nonnegative, check_positive
+from .checks import check_choice, check_finite, check_nonnegative, check_positive
 from .odesolve import OdeResult, check_rates, solve
 
 
@@ -40,6 +40,32 @@ def jac_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: fl
     J[1, 0] = (b * b / (4.0 * a)) * (3.0 * H * H - 2.0 * A_high * H - A_low * A_low) - b * W \
         + 0.25 * a * W * W / (H * H)
     J[1, 1] = -b * H + 0.25 * b * A_high - 0.5 * a * W / H
+    return J
+
+
+@njit(cache=True)
+def rhs_reduced_signed(d: float, v: float, A_high: float, A_low: float, a: float, b: float
+                       ) -> tuple[float, float]:
+    """Eq. 23 in signed-distance coordinates ``d = ±sqrt(H)``, ``v = W/d`` (regular at ``H = 0``)::
+
+        dd/dt = −(a/4) v
+        dv/dt = (b²/(4a)) d (d⁴ − A_high d² − A_low²) − b d² v + (b A_high/4) v
+    """
+    dd = -0.25 * a * v
+    dv = (b * b / (4.0 * a)) * d * (d ** 4 - A_high * d * d - A_low * A_low) - b * d * d * v \
+        + 0.25 * b * A_high * v
+    return dd, dv
+
+
+@njit(cache=True)
+def jac_reduced_signed(d: float, v: float, A_high: float, A_low: float, a: float, b: float
+                       ) -> np.ndarray:
+    """Jacobian of ``rhs_reduced_signed``."""
+    J = np.zeros((2, 2))
+    J[0, 1] = -0.25 * a
+    J[1, 0] = (b * b / (4.0 * a)) * (5.0 * d ** 4 - 3.0 * A_high * d * d - A_low * A_low) \
+        - 2.0 * b * d * v
+    J[1, 1] = -b * d * d + 0.25 * b * A_high
     return J
 
 
@@ -92,6 +118,12 @@ class ReducedSystem:
     def jac(self, t: float, y: np.ndarray) -> np.ndarray:
         return jac_reduced(y[0], y[1], self.A_high, self.A_low, self.a, self.b)
 
+    def rhs_signed(self, t: float, z: np.ndarray) -> np.ndarray:
+        return np.array(rhs_reduced_signed(z[0], z[1], self.A_high, self.A_low, self.a, self.b))
+
+    def jac_signed(self, t: float, z: np.ndarray) -> np.ndarray:
+        return jac_reduced_signed(z[0], z[1], self.A_high, self.A_low, self.a, self.b)
+
 
 class ReducedResult(OdeResult):
     """Solution of eq. 23: ``.t``, ``.y`` (rows H, W), ``.H``, ``.W`` and scipy's fields."""
@@ -105,21 +137,52 @@ class ReducedResult(OdeResult):
         return self.y[1]
 
 
+def _signed_to_public(z: np.ndarray) -> np.ndarray:
+    return np.stack([z[0] * z[0], z[1] * z[0]])
+
+
 def integrate_reduced(H0: float, W0: float, *, A_high: float, A_low: float, N: float,
                       tau_h: float, tau_y: float, t_max: float, method: str = "LSODA",
                       rtol: float = 1e-10, atol: float = 1e-14, merger_tol: float | None = None,
                       events: Sequence[Callable] | Callable | None = None,
-                      dense_output: bool = False, t_eval: np.ndarray | None = None
-                      ) -> ReducedResult:
-    """Integrate P25 eq. 23 (spec §2.2) from ``(H0, W0)``; events and status as ``integrate_three_scalar``.
+                      dense_output: bool = False, t_eval: np.ndarray | None = None,
+                      coordinates: str = "signed") -> ReducedResult:
+    """Integrate P25 eq. 23 (spec §2.2) from ``(H0, W0)``.
 
-    ``Y`` along the solution is ``y_from_a_high(result.H, A_high, ...)`` (eq. 22).
+    Coordinates, events, status and failure reporting as ``integrate_three_scalar``
+    (default: regular signed-distance coordinates ``rhs_reduced_signed``, crossings in
+    ``.t_crossings``; ``'direct'``: eq. 23 literally). ``Y`` along the solution is
+    ``y_from_a_high(result.H, A_high, ...)`` (eq. 22).
     """
     system = ReducedSystem(A_high=float(check_finite("A_high", A_high)),
                            A_low=float(check_nonnegative("A_low", A_low)), N=float(N),
                            tau_h=float(tau_h), tau_y=float(tau_y))
     H0 = float(check_positive("H0", H0))
     W0 = float(check_finite("W0", W0))
-    return solve(system.rhs, system.jac, np.array([H0, W0]), t_max=t_max, method=method,
-                 rtol=rtol, atol=atol, merger_tol=merger_tol, events=events,
-                 dense_output=dense_output, t_eval=t_eval, result_type=ReducedResult)
+    check_choice("coordinates", coordinates, ("signed", "direct"))
+    common = dict(t_max=t_max, method=method, rtol=rtol, atol=atol, merger_tol=merger_tol,
+                  events=events, dense_output=dense_output, t_eval=t_eval,
+                  result_type=ReducedResult)
+    if coordinates == "direct":
+        return solve(system.rhs, system.jac, np.array([H0, W0]), **common)
+    d0 = np.sqrt(H0)
+    return solve(system.rhs_signed, system.jac_signed, np.array([d0, W0 / d0]),
+                 to_public=_signed_to_public, signed_distance=True, **common)
+
+
+def w_nullcline(H, *, A_high, A_low, N, tau_h, tau_y) -> tuple[np.ndarray, np.ndarray]:
+    """The ``W``-nullcline ``dW/dt = 0`` of eq. 23 as its two branches ``(W₊(H), W₋(H))``.
+
+    ``dW/dt = 0`` is a quadratic in ``W``; with ``k = b/a = 1/r`` its roots are
+    ``W± = (k H/2) (−(4H − A_high) ± sqrt(D))``, ``D = 20H² − 12 A_high H + A_high² − 4 A_low²``.
+    Where ``D < 0`` there is no real root and both branches are ``nan`` (the
+    nullcline does not exist there). The ``H``-nullcline is ``W = 0``.
+    """
+    N, tau_h, tau_y = check_rates(N, tau_h, tau_y)
+    H = check_positive("H", H)
+    A = check_finite("A_high", A_high)
+    L = check_nonnegative("A_low", A_low)
+    k = tau_h / (N * tau_y)
+    D = 20.0 * H * H - 12.0 * A * H + A * A - 4.0 * L * L
+    root = np.sqrt(np.where(D >= 0, D, np.nan))
+    return 0.5 * k * H * (-(4.0 * H - A) + root), 0.5 * k * H * (-(4.0 * H - A) - root)

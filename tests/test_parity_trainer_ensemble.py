@@ -1,0 +1,191 @@
+"""The batched, prefix-shared ensemble trainer against plain single-network torch autograd."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnn import elman
+from rnn.ensemble import (EnsembleResult, TrainConfig, evaluate, hidden_states, loss_and_gradients,
+                          paper_minibatches, stack_params, train_ensemble)
+from rnn.parity_data import SequenceSet, all_sequences, parity, random_sequences, sample_sequences
+
+TRAINED = ("W_ih", "b_ih", "W_hh", "b_hh", "W_hy", "b_hy")
+
+
+def plain_loss(params, data: SequenceSet, targets, index, nonlinearity, loss):
+    """Mean loss over ``data[index]`` stepping every sequence separately (no prefix sharing)."""
+    index = np.asarray(index)
+    outputs, labels = [], []
+    for n in np.unique(data.lengths[index]):
+        rows = index[data.lengths[index] == n]
+        tokens = torch.as_tensor(data.tokens[rows, :n], dtype=torch.long)
+        outputs.append(elman.readout(params, elman.run(params, tokens, nonlinearity)))
+        labels.append(torch.as_tensor(targets[rows]))
+    y, labels = torch.cat(outputs), torch.cat(labels)
+    if loss == "mse":
+        return torch.nn.functional.mse_loss(y, torch.nn.functional.one_hot(labels, y.shape[1]).to(y.dtype))
+    return torch.nn.functional.cross_entropy(y, labels)
+
+
+def plain_training(seed, gain, lr, data, targets, config: TrainConfig):
+    """One network, torch autograd, SGD by hand, the minibatch order of ``paper_minibatches``."""
+    params = elman.init_params(hidden=config.hidden, gain=gain, seed=seed, h0=config.h0,
+                               dtype=config.torch_dtype)
+    rng = np.random.default_rng(config.shuffle_seed)
+    everything = np.arange(len(data))
+    losses = []
+    for epoch in range(config.max_epochs + 1):
+        with torch.no_grad():
+            losses.append(float(plain_loss(params, data, targets, everything, config.nonlinearity, config.loss)))
+        if epoch == config.max_epochs:
+            break
+        batches = ([everything] if config.protocol == "full_batch"
+                   else paper_minibatches(data.lengths, config.batch_size, rng))
+        for batch in batches:
+            leaves = {k: v.clone().requires_grad_(k in TRAINED) for k, v in params.items()}
+            value = plain_loss(leaves, data, targets, batch, config.nonlinearity, config.loss)
+            grads = torch.autograd.grad(value, [leaves[k] for k in TRAINED])
+            params = dict(params)
+            for k, g in zip(TRAINED, grads):
+                params[k] = params[k] - lr * g
+    return params, np.array(losses)
+
+
+@pytest.mark.parametrize("protocol, loss, nonlinearity", [
+    ("paper", "mse", "relu"), ("paper", "ce", "tanh"), ("full_batch", "ce", "relu")])
+def test_member_reproduces_single_network_run(protocol, loss, nonlinearity):
+    data = sample_sequences(5, 0.8, np.random.default_rng(3))
+    targets = parity(data.tokens)
+    config = TrainConfig(hidden=6, loss=loss, nonlinearity=nonlinearity, lr=0.3, batch_size=5,
+                         protocol=protocol, max_epochs=4, dtype="float64", shuffle_seed=11)
+    seeds, gains = [4, 5, 6], [0.7, 1.0, 1.6]
+    result = train_ensemble(data, targets, config=config, seeds=seeds, gains=gains)
+    assert list(result.status) == ["capped"] * 3 and list(result.epochs) == [4] * 3
+    for i, (seed, gain) in enumerate(zip(seeds, gains)):
+        params, losses = plain_training(seed, gain, config.lr, data, targets, config)
+        np.testing.assert_allclose(result.train_loss[i], losses, rtol=1e-10)
+        for k in TRAINED:
+            np.testing.assert_allclose(result.params[k][i], params[k].numpy(), rtol=1e-9, atol=1e-12)
+        init = elman.init_params(hidden=6, gain=gain, seed=seed, dtype=torch.float64)
+        np.testing.assert_array_equal(result.initial_params["W_hh"][i], init["W_hh"].numpy())
+    # the training actually moved the parameters (the comparison is not vacuous)
+    assert np.abs(result.params["W_hh"] - result.initial_params["W_hh"]).max() > 1e-3
+
+
+def test_float32_member_matches_float64_run():
+    data = all_sequences(4)
+    targets = parity(data.tokens)
+    runs = [train_ensemble(data, targets, config=TrainConfig(hidden=8, lr=0.1, batch_size=4, max_epochs=5,
+                                                             dtype=dt), seeds=[1], gains=[1.0])
+            for dt in ("float32", "float64")]
+    assert runs[0].params["W_hh"].dtype == np.float32
+    np.testing.assert_allclose(runs[0].train_loss, runs[1].train_loss, rtol=1e-4)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), fraction=st.floats(0.2, 1.0), nonlinearity=st.sampled_from(["relu", "tanh"]),
+       loss=st.sampled_from(["mse", "ce"]))
+def test_prefix_shared_gradients_equal_plain_autograd(seed, fraction, nonlinearity, loss):
+    data = sample_sequences(5, fraction, np.random.default_rng(seed))
+    targets = parity(data.tokens)
+    members = [elman.init_params(hidden=5, gain=g, seed=seed + i, dtype=torch.float64)
+               for i, g in enumerate([0.6, 1.4])]
+    value, grads = loss_and_gradients(stack_params(members), data, targets, nonlinearity=nonlinearity, loss=loss)
+    for i, params in enumerate(members):
+        leaves = {k: v.clone().requires_grad_(k in TRAINED) for k, v in params.items()}
+        plain = plain_loss(leaves, data, targets, np.arange(len(data)), nonlinearity, loss)
+        expected = torch.autograd.grad(plain, [leaves[k] for k in TRAINED])
+        assert value[i] == pytest.approx(float(plain.detach()), rel=1e-12)
+        for k, g in zip(TRAINED, expected):
+            np.testing.assert_allclose(grads[k][i].numpy(), g.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_diverging_member_is_reported_and_others_are_unaffected():
+    data = all_sequences(4)
+    targets = parity(data.tokens)
+    config = TrainConfig(hidden=8, batch_size=8, max_epochs=8, dtype="float64")
+    both = train_ensemble(data, targets, config=config, seeds=[0, 1, 2], gains=[1.0, 1.0, 1.0],
+                          lrs=[0.05, 1e4, 0.05])
+    assert list(both.status) == ["capped", "diverged", "capped"]
+    assert both.epochs[1] < 8 and not np.isfinite(both.train_loss[1, both.epochs[1]])
+    assert np.all(np.isnan(both.train_loss[1, both.epochs[1] + 1:]))
+    alone = train_ensemble(data, targets, config=config, seeds=[0, 2], gains=[1.0, 1.0], lrs=[0.05, 0.05])
+    for k in TRAINED:
+        np.testing.assert_allclose(both.params[k][[0, 2]], alone.params[k], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(both.train_loss[[0, 2]], alone.train_loss, rtol=1e-12)
+
+
+def test_small_run_learns_parity_and_stops_when_converged():
+    data = all_sequences(6)
+    targets = parity(data.tokens)
+    config = TrainConfig(hidden=32, loss="ce", lr=0.1, batch_size=16, max_epochs=600, loss_threshold=1e-2)
+    result = train_ensemble(data, targets, config=config, seeds=[0, 1], gains=[1.0, 1.0])
+    assert isinstance(result, EnsembleResult)
+    assert list(result.status) == ["converged", "converged"]
+    assert np.all(result.final_loss() < 1e-2) and np.all(result.train_loss[:, 0] > 0.5)
+    loss, accuracy = evaluate(result.params, data.of_length(6), targets[data.lengths == 6], loss="ce")
+    np.testing.assert_array_equal(accuracy, [1.0, 1.0])
+    member = result.member_params(1)
+    out = elman.readout(member, elman.run(member, torch.as_tensor(data.of_length(6), dtype=torch.long)))
+    assert torch.equal(out.argmax(1), torch.as_tensor(targets[data.lengths == 6]))
+
+
+def test_tracked_hidden_states_match_elman_run():
+    data = all_sequences(4)
+    targets = parity(data.tokens)
+    config = TrainConfig(hidden=7, lr=0.1, batch_size=8, max_epochs=3, dtype="float64")
+    track = SequenceSet(np.array([[1, 0, 1], [0, -1, -1], [1, 1, -1]], np.int8), np.array([3, 1, 2]))
+    long = random_sequences(40, 5, np.random.default_rng(1))
+    result = train_ensemble(data, targets, config=config, seeds=[0, 1], gains=[0.5, 1.5],
+                            track_epochs=[0, 3], track_data=track, validation={"long": (long, parity(long))},
+                            validation_epochs=[0, 3])
+    assert result.tracked_hidden.shape == (2, 2, 4, 7) and result.tracked_output.shape == (2, 2, 4, 2)
+    for row, snapshot in enumerate([result.initial_params, result.params]):
+        loss, accuracy = evaluate(snapshot, long, parity(long))
+        np.testing.assert_allclose(result.validation_loss["long"][:, row], loss, rtol=1e-12)
+        np.testing.assert_allclose(result.validation_accuracy["long"][:, row], accuracy)
+        for i in range(2):
+            params = {k: torch.as_tensor(v[i]) for k, v in snapshot.items()}
+            np.testing.assert_allclose(result.tracked_hidden[row, i, 0], params["h0"].numpy())
+            for j in range(len(track)):
+                h = elman.run(params, torch.as_tensor(track.sequence(j)))
+                np.testing.assert_allclose(result.tracked_hidden[row, i, 1 + j], h.numpy(), rtol=1e-12)
+                np.testing.assert_allclose(result.tracked_output[row, i, 1 + j],
+                                           elman.readout(params, h).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(hidden_states(result.params, track), result.tracked_hidden[1], rtol=1e-12)
+
+
+def test_evaluate_matches_elman_on_long_sequences():
+    members = [elman.init_params(hidden=6, gain=g, seed=i) for i, g in enumerate([0.8, 1.2])]
+    tokens = random_sequences(700, 3, np.random.default_rng(0))
+    targets = parity(tokens)
+    loss, accuracy = evaluate(stack_params(members), tokens, targets, loss="mse")
+    for i, params in enumerate(members):
+        y = elman.readout(params, elman.run(params, torch.as_tensor(tokens, dtype=torch.long)))
+        expected = torch.nn.functional.mse_loss(y, torch.nn.functional.one_hot(torch.as_tensor(targets), 2).float())
+        assert loss[i] == pytest.approx(float(expected), rel=1e-5)
+        assert accuracy[i] == pytest.approx(float((y.argmax(1).numpy() == targets).mean()))
+    single_loss, _ = evaluate(members[1], tokens, targets, loss="mse")
+    assert np.ndim(single_loss) == 0 and single_loss == pytest.approx(loss[1], rel=1e-6)
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda: TrainConfig(hidden=0), "hidden"),
+    (lambda: TrainConfig(nonlinearity="sigmoid"), "nonlinearity"),
+    (lambda: TrainConfig(loss="l1"), "loss"),
+    (lambda: TrainConfig(lr=0.0), "lr"),
+    (lambda: TrainConfig(protocol="adam"), "protocol"),
+    (lambda: TrainConfig(loss_threshold=-1.0), "loss_threshold"),
+    (lambda: all_sequences(0), "L"),
+    (lambda: sample_sequences(5, 0.0, np.random.default_rng(0)), "p"),
+    (lambda: sample_sequences(5, 1.5, np.random.default_rng(0)), "p"),
+    (lambda: train_ensemble(all_sequences(3), parity(all_sequences(3).tokens), seeds=[0], gains=[0.0]), "gains"),
+    (lambda: train_ensemble(all_sequences(3), parity(all_sequences(3).tokens), seeds=[0, 1], gains=[1.0]), "gains"),
+    (lambda: train_ensemble(all_sequences(3), np.zeros(3, int), seeds=[0], gains=[1.0]), "targets"),
+    (lambda: train_ensemble(all_sequences(3), parity(all_sequences(3).tokens), seeds=[0], gains=[1.0],
+                            track_epochs=[5000]), "track_epochs"),
+])
+def test_bad_input_names_the_parameter(build, name):
+    with pytest.raises(ValueError, match=name):
+        build()

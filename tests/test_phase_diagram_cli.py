@@ -1,0 +1,184 @@
+"""The merger phase-diagram command: executors agree, a killed run resumes, bad input is one line."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interaction.cliutil import run_cli
+from validation.merger_phase_diagram import PROG, build_parser, config_from_args, main, run_experiment
+from validation.sweep import TASK_DIR
+
+# A tiny grid: 2 gains x 4 fractions, 4 tasks of 2-member ensembles. Networks run to the
+# epoch cap (threshold far below reach) so that every task takes a measurable time.
+TINY = ["--gains", "0.3,0.9", "--fractions", "0.4,0.6,0.8,1.0", "--L", "4", "--hidden", "8",
+        "--max-epochs", "150", "--loss-threshold", "1e-12", "--val-lengths", "12,20", "--val-count", "8",
+        "--bootstrap", "20", "--seed", "3"]
+TIMING = ("task_seconds", "task_cpu_seconds")
+
+
+def _config(extra=()):
+    return config_from_args(build_parser().parse_args([*TINY, *extra]))
+
+
+def _arrays(out: Path) -> dict[str, np.ndarray]:
+    with np.load(out / "results.npz") as data:
+        return {k: data[k] for k in data.files if k not in TIMING}
+
+
+def _assert_same_results(a: Path, b: Path) -> None:
+    ra, rb = _arrays(a), _arrays(b)
+    assert ra.keys() == rb.keys()
+    for name in ra:
+        np.testing.assert_array_equal(ra[name], rb[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted serial run of TINY."""
+    out = tmp_path_factory.mktemp("reference")
+    run_experiment(_config(), out, executor="serial", progress=False, verbose=False)
+    return out
+
+
+def test_results_file_carries_grid_metrics_config_and_provenance(reference):
+    arrays = _arrays(reference)
+    shape = (1, 2, 4)
+    for name in ("epochs", "train_loss", "n_states_raw", "n_states_min", "finite", "equivalent",
+                 "contraction", "score", "observed", "predicted"):
+        assert arrays[name].shape == shape, name
+    assert arrays["val_accuracy"].shape == shape + (2,)
+    assert set(arrays["status"].ravel()) <= {"converged", "capped", "diverged"}
+    assert np.all(arrays["status"] == "capped")            # the threshold is unreachable
+    assert np.all(arrays["epochs"] == 150)
+    ok = arrays["status"] != "diverged"
+    assert np.all((arrays["val_accuracy"][ok] >= 0) & (arrays["val_accuracy"][ok] <= 1))
+    assert np.all(arrays["n_states_min"][ok] <= arrays["n_states_raw"][ok])
+    assert np.all(arrays["n_states_raw"][ok] <= 2 ** 5)    # h0 + 30 sequences of length 1..4
+    # G is measured on the initial weights: the same for every fraction, larger for larger gain.
+    G = arrays["contraction"][0]
+    assert np.all(G[:, :1] == G) and G[0, 0] < G[1, 0]
+    np.testing.assert_array_equal(arrays["gains"], [0.3, 0.9])
+    meta = json.loads((reference / "results.json").read_text())
+    assert meta["config"]["gains"] == [0.3, 0.9] and meta["config"]["seed"] == 3
+    assert "torch" in meta["provenance"]["dependencies"]
+    assert meta["run"]["computed_this_run"] == 4
+    assert meta["summary"]["fit"]["status"] in ("fitted", "upper_bound", "lower_bound")
+    for stem in ("phase_diagram", "accuracy_map", "states_map"):
+        assert (reference / f"{stem}.png").stat().st_size > 0 and (reference / f"{stem}.pdf").exists()
+
+
+def test_dask_local_cluster_gives_identical_results(reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        run_experiment(_config(), tmp_path, executor="dask", scheduler=cluster.scheduler_address,
+                       progress=False, verbose=False)
+    _assert_same_results(reference, tmp_path)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(reference, tmp_path):
+    run_experiment(_config(), tmp_path / "again", executor="processes", workers=2, progress=False, verbose=False)
+    _assert_same_results(reference, tmp_path / "again")
+    run_experiment(_config(["--seed", "4"]), tmp_path / "other", executor="serial", progress=False, verbose=False)
+    assert not np.array_equal(_arrays(reference)["train_loss"], _arrays(tmp_path / "other")["train_loss"])
+
+
+def test_killed_run_resumes_without_recomputing_and_matches_uninterrupted(reference, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "validation.merger_phase_diagram", *TINY, "--out", str(out),
+               "--executor", "serial", "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list((out / TASK_DIR).glob("*.npz")):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "no task finished within 120 s"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / TASK_DIR).glob("*.npz")}
+    assert 1 <= len(finished) < 4, "the kill must land mid-sweep"
+    assert not (out / "results.npz").exists()
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} of 4 tasks reused, {4 - len(finished)} computed" in rerun.stdout
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished} == finished
+    meta = json.loads((out / "results.json").read_text())
+    assert meta["run"]["computed_this_run"] == 4 - len(finished)
+    _assert_same_results(reference, out)
+
+
+def test_plot_only_redraws_from_results(reference, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("results.npz", "results.json"):
+        (copy / name).write_bytes((reference / name).read_bytes())
+    assert main(["--plot-only", str(copy / "results.npz")]) == 0
+    for stem in ("phase_diagram", "accuracy_map", "states_map"):
+        assert (copy / f"{stem}.png").stat().st_size > 0 and (copy / f"{stem}.pdf").stat().st_size > 0
+    assert "agreement" in capsys.readouterr().out
+
+
+def test_changed_config_in_same_out_dir_is_refused_but_analysis_knobs_are_not(reference, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    for item in reference.iterdir():
+        if item.is_dir():
+            (out / item.name).mkdir()
+            for f in item.iterdir():
+                (out / item.name / f.name).write_bytes(f.read_bytes())
+        else:
+            (out / item.name).write_bytes(item.read_bytes())
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, [*TINY, "--lr", "0.03", "--out", str(out), "--executor", "serial", "--no-progress"])
+    assert exc.value.code == 2
+    assert "different sweep" in capsys.readouterr().err
+    run_cli_status = None
+    try:
+        run_cli(main, PROG, [*TINY, "--generalise-accuracy", "0.6", "--out", str(out), "--executor", "serial",
+                             "--no-progress"])
+    except SystemExit as stop:
+        run_cli_status = stop.code
+    assert run_cli_status == 0
+    assert "4 of 4 tasks reused, 0 computed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad, word", [
+    (["--gains", "0,0.5"], "gains"),
+    (["--gains", "a,b"], "gains"),
+    (["--fractions", "0.5,1.5"], "fractions"),
+    (["--max-epochs", "0"], "max_epochs"),
+    (["--seeds", "0"], "seeds"),
+    (["--loss", "hinge"], "loss"),
+    (["--lr", "-1"], "lr"),
+    (["--executor", "dask"], "scheduler"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "scheduler"),
+    (["--workers", "0"], "workers"),
+    (["--val-lengths", "0"], "val_lengths"),
+    (["--plot-only", "/nonexistent/results.npz"], "results"),
+    (["--no-such-option"], "unrecognized"),
+])
+def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, bad, word):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, [*TINY, "--out", str(out), *bad])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and word in err and err.startswith(PROG)
+    assert not out.exists()
+
+
+def test_help_explains_every_option():
+    text = build_parser().format_help()
+    for option in ("--preset", "--gains", "--fractions", "--seeds", "--seed", "--task", "--L", "--hidden",
+                   "--nonlinearity", "--loss", "--lr", "--batch-size", "--max-epochs", "--loss-threshold",
+                   "--eps-factor", "--val-lengths", "--val-count", "--generalise-accuracy", "--out",
+                   "--executor", "--workers", "--scheduler", "--plot-only"):
+        assert option in text
