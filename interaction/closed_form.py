@@ -51,7 +51,7 @@ def final_distance(A_high: ArrayLike, A_low: ArrayLike) -> np.ndarray:
     L = check_nonnegative("A_low", A_low)
     R = np.hypot(A, 2.0 * L)
     with np.errstate(divide="ignore", invalid="ignore"):
-        negative_branch = np.where(R - A > 0, 2.0 * L * L / (R - A), 0.0)
+        negative_branch = np.where(R - A > 0, 2.0 * L * (L / (R - A)), 0.0)
     return np.where(A >= 0, 0.5 * (A + R), negative_branch)
 
 

@@ -22,7 +22,7 @@ from .checks import check_choice, check_finite, check_nonnegative, check_positiv
 from .odesolve import OdeResult, check_rates, solve
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: float
                 ) -> tuple[float, float]:
     """Right-hand side of P25 eq. 23 (corrected coefficient ``b²/(4a)``, spec §2.2)."""
@@ -32,18 +32,18 @@ def rhs_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: fl
     return dH, dW
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def jac_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: float) -> np.ndarray:
     """Jacobian ``∂(dH, dW)/∂(H, W)`` of eq. 23 at any ``H > 0`` (spec §2.5 at the fixed points)."""
     J = np.zeros((2, 2))
     J[0, 1] = -0.5 * a
     J[1, 0] = (b * b / (4.0 * a)) * (3.0 * H * H - 2.0 * A_high * H - A_low * A_low) - b * W \
-        + 0.25 * a * W * W / (H * H)
+        + 0.25 * a * (W / H) ** 2
     J[1, 1] = -b * H + 0.25 * b * A_high - 0.5 * a * W / H
     return J
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_reduced_signed(d: float, v: float, A_high: float, A_low: float, a: float, b: float
                        ) -> tuple[float, float]:
     """Eq. 23 in signed-distance coordinates ``d = ±sqrt(H)``, ``v = W/d`` (regular at ``H = 0``)::
@@ -57,7 +57,7 @@ def rhs_reduced_signed(d: float, v: float, A_high: float, A_low: float, a: float
     return dd, dv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def jac_reduced_signed(d: float, v: float, A_high: float, A_low: float, a: float, b: float
                        ) -> np.ndarray:
     """Jacobian of ``rhs_reduced_signed``."""

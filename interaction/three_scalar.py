@@ -28,7 +28,7 @@ from .checks import check_choice, check_finite, check_nonnegative, check_positiv
 from .odesolve import OdeResult, check_rates, solve
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_three_scalar(H: float, Y: float, W: float, S: float, a: float, b: float
                      ) -> tuple[float, float, float]:
     """Right-hand side of P25 eq. 20 (spec §2.1); ``a = 1/τ_h``, ``b = 1/(N τ_y)``."""
@@ -38,21 +38,21 @@ def rhs_three_scalar(H: float, Y: float, W: float, S: float, a: float, b: float
     return dH, dY, dW
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def jac_three_scalar(H: float, Y: float, W: float, S: float, a: float, b: float) -> np.ndarray:
     """Jacobian ``∂(dH, dY, dW)/∂(H, Y, W)`` of P25 eq. 20 (rows: equations, columns: variables)."""
     J = np.zeros((3, 3))
     J[0, 2] = -0.5 * a
-    J[1, 0] = -0.5 * b * W + 0.5 * a * Y * W / (H * H)
+    J[1, 0] = -0.5 * b * W + 0.5 * a * (Y / H) * (W / H)
     J[1, 1] = -0.5 * a * W / H
     J[1, 2] = -0.5 * (b * H + a * Y / H)
-    J[2, 0] = -0.25 * b * (3.0 * W - Y + S) + 0.25 * a * W * (Y + W) / (H * H)
+    J[2, 0] = -0.25 * b * (3.0 * W - Y + S) + 0.25 * a * (W / H) * ((Y + W) / H)
     J[2, 1] = 0.25 * b * H - 0.25 * a * W / H
     J[2, 2] = -0.75 * b * H - 0.25 * a * (Y + 2.0 * W) / H
     return J
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_three_scalar_signed(d: float, q: float, v: float, S: float, a: float, b: float
                             ) -> tuple[float, float, float]:
     """P25 eq. 20 in signed-distance coordinates ``d = ±sqrt(H)``, ``q = Y/H``, ``v = W/d``.
@@ -73,7 +73,7 @@ def rhs_three_scalar_signed(d: float, q: float, v: float, S: float, a: float, b:
     return dd, dq, dv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def jac_three_scalar_signed(d: float, q: float, v: float, S: float, a: float, b: float
                             ) -> np.ndarray:
     """Jacobian ``∂(dd, dq, dv)/∂(d, q, v)`` of ``rhs_three_scalar_signed``."""
@@ -87,7 +87,7 @@ def jac_three_scalar_signed(d: float, q: float, v: float, S: float, a: float, b:
     return J
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_per_continuation(H: float, Yi: np.ndarray, Wi: np.ndarray, Si: np.ndarray,
                          a: float, bi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Right-hand side of the per-continuation system, P25 eq. 19 (spec §1).
@@ -106,7 +106,7 @@ def rhs_per_continuation(H: float, Yi: np.ndarray, Wi: np.ndarray, Si: np.ndarra
     return dH, dYi, dWi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_per_continuation_signed(d: float, qi: np.ndarray, vi: np.ndarray, Si: np.ndarray,
                                 a: float, bi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """P25 eq. 19 in signed-distance coordinates ``d``, ``q_i = ‖dy_i‖²/H``, ``v_i = w_i/d``::

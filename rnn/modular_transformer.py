@@ -28,7 +28,9 @@ Named activations at ``=`` (TransformerLens-like, ``run_with_cache``): ``attn_pa
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -121,7 +123,7 @@ class ModularTransformer(nn.Module):
         return {name: p.detach().clone() for name, p in self.named_parameters()}
 
 
-def model_from_weights(weights: dict[str, torch.Tensor] | dict[str, "object"], *,
+def model_from_weights(weights: Mapping[str, torch.Tensor | np.ndarray], *,
                        dtype: torch.dtype | None = None) -> ModularTransformer:
     """Rebuild a model from a ``weight_dict()`` (tensors or numpy arrays), shapes inferred."""
     W_E, W_Q, W_in = (torch.as_tensor(weights[n]) for n in ("W_E", "W_Q", "W_in"))

@@ -8,3 +8,9 @@ settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True
 settings.register_profile("dev", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# pytest -n 2 runs one worker per core; torch's default intra-op threads would spin-wait
+# against the other worker (a 50x100 matmul measured 25 ms instead of 0.1 ms under load).
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

@@ -132,6 +132,8 @@ def test_cli_end_to_end_writes_results(tmp_path, one_thread):
     arrays = np.load(out / "results.npz")
     assert arrays["epochs"][-1] == 30 and arrays["restricted_loss"].shape == arrays["epochs"].shape
     assert arrays["logits/pair_distances_agree_test_train"].shape == (arrays["epochs"].size, 50)
+    final = model_from_weights({k[len("final/"):]: arrays[k] for k in arrays.files if k.startswith("final/")})
+    assert final.P == 11
     for stem in ("progress", "mergers"):
         assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
 

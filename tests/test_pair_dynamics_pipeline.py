@@ -17,7 +17,7 @@ from rnn.ensemble import TrainConfig, train_ensemble
 from rnn.pair_measurements import measure_pairs, plan_pairs
 from rnn.parity_data import all_sequences, parity
 from rnn.snapshots import train_with_snapshots
-from validation.pair_dynamics import (PROG, a_high_trajectory, candidate_pairs, confusion,
+from validation.pair_dynamics import (PROG, a_high_trajectory, best_threshold, candidate_pairs, confusion,
                                       fit_pair_rates, main, pair_taylor_ratio, roc_auc)
 
 
@@ -123,6 +123,14 @@ def test_roc_auc_matches_pair_counting(scores, data):
     assert roc_auc(-s, y) == pytest.approx(1 - auc)
 
 
+def test_best_threshold_separates_when_possible():
+    z = np.array([0.1, 0.2, 0.5, 3.0, 4.0, np.inf])
+    pos = np.array([1, 1, 1, 0, 0, 0], bool)
+    k = best_threshold(z, pos)
+    assert 0.5 < k < 3.0
+    assert np.all((z < k) == pos)
+
+
 def test_confusion_counts():
     c = confusion(np.array([1, 1, 0, 0, 1], bool), np.array([1, 0, 1, 0, 1], bool))
     assert c == {"tp": 2, "fp": 1, "fn": 1, "tn": 1}
@@ -130,7 +138,7 @@ def test_confusion_counts():
 
 def test_tiny_end_to_end_run_writes_its_files(tmp_path):
     out = tmp_path / "run"
-    argv = ["--L", "4", "--hidden", "12", "--gain", "0.5", "--epochs", "16", "--snapshot-every", "4",
+    argv = ["--L", "4", "--hidden", "12", "--gain", "0.5", "--epochs", "16", "--snapshot-every", "4", "--dense-snapshots", "2",
             "--pairs-per-cell", "1", "--fit-pairs", "1", "--pooled-pairs", "2", "--late-epoch", "4",
             "--fe-seeds", "2", "--fe-t-max", "200", "--distance-pairs", "50", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
@@ -143,7 +151,7 @@ def test_tiny_end_to_end_run_writes_its_files(tmp_path):
     assert isinstance(result["disagreements"], list)
     npz = np.load(out / "results.npz")
     assert npz["H"].shape == (len(npz["snapshot_epochs"]), result["pairs_total"])
-    assert list(npz["snapshot_epochs"]) == [0, 4, 8, 12, 16]
+    assert {0, 4, 8, 12, 16} <= set(npz["snapshot_epochs"]) and len(npz["snapshot_epochs"]) <= 7
     # every pair's prediction in the JSON is the closed form applied to its stored A_high, A_low
     for k, p in enumerate(result["pairs"]):
         if p["A_high_start"] is not None:

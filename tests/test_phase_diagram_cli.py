@@ -126,6 +126,14 @@ def test_plot_only_redraws_from_results(reference, tmp_path, capsys):
     assert "agreement" in capsys.readouterr().out
 
 
+def test_fit_on_converged_networks_when_none_converged_is_one_line_error(reference, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, ["--plot-only", str(reference), "--fit-cells", "converged"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "converged" in err[0]
+
+
 def test_changed_config_in_same_out_dir_is_refused_but_analysis_knobs_are_not(reference, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

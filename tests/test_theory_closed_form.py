@@ -1,4 +1,5 @@
 """Closed forms (P25 eqs. 5-7, 25, 34-35) against long integrations of eq. 20 and against each other."""
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -129,11 +130,10 @@ def test_final_distance_solves_fixed_point_equation_without_cancellation(A, L):
     assert H >= 0
     # H (H² − A H − L²) = 0 with the nonzero root when L > 0, checked in relative terms
     assert abs(H * H - A * H - L * L) <= 1e-12 * (H * H + abs(A) * H + L * L) + 1e-300
-    if L > 0:
-        assert H > 0
-        # Vieta: H₊ H₋ = −L², H₊ + H₋ = A (computed independently)
-        H_minus = A - H
-        assert H * H_minus == pytest.approx(-L * L, rel=1e-9, abs=1e-300)
+    # against 50-digit arithmetic: no cancellation for A_high << 0 or A_high >> A_low
+    with mpmath.workdps(50):
+        exact = mpmath.mpf(A) / 2 + mpmath.sqrt(mpmath.mpf(A) ** 2 / 4 + mpmath.mpf(L) ** 2)
+        assert abs(H - float(exact)) <= 4e-16 * float(exact) + 1e-300
 
 
 def test_broadcasting_over_grids():

@@ -573,14 +573,40 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults except ``None`` (options whose default comes from the preset say so themselves)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _preset_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        if len(value) > 4 and np.allclose(np.diff(value), value[1] - value[0], rtol=0, atol=1e-5):
+            return f"{value[0]:g}:{value[-1]:g}:{len(value)}"
+        return ",".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _annotate_presets(parser: argparse.ArgumentParser) -> None:
+    """Append each preset's value to the help of every experiment/analysis option."""
+    names = {f.name for f in fields(PhaseDiagramConfig)}
+    for action in parser._actions:
+        if action.dest in names and action.help:
+            values = {name: _preset_value(getattr(cfg, action.dest)) for name, cfg in PRESETS.items()}
+            shown = (next(iter(values.values())) if len(set(values.values())) == 1
+                     else "; ".join(f"{name}: {v}" for name, v in values.items()))
+            action.help += f" [{shown}]"
+
+
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter,
                             epilog="Presets set every default; explicit options override them. "
                                    "Rerunning the same command resumes an interrupted run.")
     parser.add_argument("--preset", choices=tuple(PRESETS), default="quick",
                         help="quick: 6 gains x 6 fractions, epoch cap 1000 (< 5 min on 2 cores); "
                              "paper: P25 Fig. 9's 20 x 20 grid, epoch cap 3000 (P25 trained to convergence, up to 1e6 epochs)")
-    knobs = parser.add_argument_group("experiment (default: the preset's value)")
+    knobs = parser.add_argument_group("experiment (default: the preset's value, in brackets)")
     knobs.add_argument("--gains", type=_grid, help="initial weight scales (Xavier gain of every matrix): "
                        "'a,b,c' or 'lo:hi:count'")
     knobs.add_argument("--fractions", type=_grid, help="training data fractions p in (0, 1]: 'a,b,c' or 'lo:hi:count'")
@@ -616,6 +642,7 @@ def build_parser() -> ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--plot-only", type=Path, metavar="RESULTS",
                      help="redraw the figures (and re-run the analysis) from RESULTS (results.npz or its directory); trains nothing")
+    _annotate_presets(parser)
     return parser
 
 

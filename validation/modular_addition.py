@@ -12,7 +12,7 @@ snapshots, and after training computes the progress measures with the final mode
 frequencies (restricted/excluded loss, Gini of the Fourier norms of W_E and W_L, total
 squared weight norm), the automatic phase boundaries and the mechanistic checks.
 
-Writes to ``--out``: ``results.npz`` (all curves), ``results.json`` (config, provenance,
+Writes to ``--out``: ``results.npz`` (all curves and the final weights ``final/<name>``), ``results.json`` (config, provenance,
 status, key frequencies under all three rules, phase boundaries, mechanistic checks,
 final measurements, the interaction-theory prediction per pair group) and the figures
 ``progress.png/pdf`` and ``mergers.png/pdf``.
@@ -123,7 +123,7 @@ def shade_phases(ax, phases: pm.PhaseBoundaries) -> None:
 
 
 def plot_progress(result: TrainResult, rec: MergerRecorder, curves: dict, phases: pm.PhaseBoundaries,
-                  freqs: np.ndarray, stem: Path) -> None:
+                  freqs: np.ndarray, rule: str, stem: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -135,7 +135,7 @@ def plot_progress(result: TrainResult, rec: MergerRecorder, curves: dict, phases
     ax.semilogy(t, result.test_loss, label="test loss", color="tab:red")
     ax.semilogy(t, curves["restricted_loss"], label="restricted loss (all)", color="tab:green", ls="--")
     ax.semilogy(t, curves["excluded_loss"], label="excluded loss (train)", color="tab:purple", ls="--")
-    ax.set_title(f"loss; key frequencies {list(map(int, freqs))}")
+    ax.set_title(f"loss; final key frequencies {list(map(int, freqs))} (rule: {rule})", fontsize=10)
     ax.legend(fontsize=8)
     ax = axes[0, 1]
     ax.plot(t, result.train_acc, label="train acc", color="tab:blue")
@@ -209,7 +209,7 @@ def plot_mergers(result: TrainResult, rec: MergerRecorder, phases: pm.PhaseBound
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0] + " Trains, measures, writes results and figures.")
-    p.add_argument("--preset", default="fast", choices=sorted(PRESETS),
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
                    help="fast: P=59, frac 0.3, wd 3 (groks in minutes); default: P=59, frac 0.3, wd 1 "
                         "(the paper's wd); paper: P=113, frac 0.3, wd 1, 40k-epoch cap (Nanda et al.'s mainline)")
     p.add_argument("--seed", type=int, default=0, help="model initialisation seed")
@@ -286,11 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "neuron_logit": pm.key_frequencies_neuron_logit(W_L),
                  "embedding": pm.key_frequencies_embedding(weights["W_E"], config.P)}
     freqs = key_freqs[pm.DEFAULT_KEY_FREQUENCY_RULE]
+    fallback = None
     if freqs.size == 0:  # no neuron is single-frequency (e.g. a run that has not grokked): fall back, say so
         fallback = "neuron_logit"
         freqs = key_freqs[fallback]
-    else:
-        fallback = None
     curves = progress_curves(result, freqs, progress=not args.no_progress)
     phases = pm.phase_boundaries(result.epochs, result.test_loss)
     mech = pm.mechanistic_checks(resid_mid=acts["resid_mid"], mlp_post=acts["mlp_post"], weights=weights,
@@ -311,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "train_mask": data.train_mask, "labels": data.labels}
     for g, p in pairs.items():
         arrays[f"pairs_{g}"] = p
+    for name, w in result.snapshots[-1].items():  # the final model, rebuildable with model_from_weights
+        arrays[f"final/{name}"] = w
     for s in SITES:
         for k in SCALAR_KEYS:
             arrays[f"{s}/{k}"] = np.asarray(rec.scalars[s][k])
@@ -345,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    f"final_merged_fraction_kappa_{KAPPA}": {s: {g: merged[s][g][-1] for g in pairs} for s in SITES}},
     }
     atomic_write_json(out / "results.json", summary)
-    plot_progress(result, rec, curves, phases, freqs, out / "progress")
+    plot_progress(result, rec, curves, phases, freqs,
+                  pm.DEFAULT_KEY_FREQUENCY_RULE if fallback is None else f"{fallback}, fallback", out / "progress")
     plot_mergers(result, rec, phases, out / "mergers")
     print(f"{result.status}: {result.message}; final test acc {result.test_acc[-1]:.4f}; "
           f"key frequencies {list(map(int, freqs))}; phases {phases.memorisation_end}/{phases.cleanup_start}/"

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +100,12 @@ class PairDynamicsConfig:
     protocol: str = "paper"
     epochs: int = 1000
     snapshot_every: int = 10
+    dense_snapshots: int = 60
     dtype: str = "float32"
     pairs_per_cell: int = 3
     min_length: int = 1
     fit_pairs: int = 12
-    pooled_pairs: int = 12
+    pooled_pairs: int = 24
     late_epoch: int = 100
     eps_factor: float = 0.01
     distance_pairs: int = 20000
@@ -127,6 +128,7 @@ class PairDynamicsConfig:
         check_choice("protocol", self.protocol, ("paper", "full_batch"))
         check_int("epochs", self.epochs, minimum=2)
         check_int("snapshot_every", self.snapshot_every, minimum=1, maximum=self.epochs // 2)
+        check_int("dense_snapshots", self.dense_snapshots, minimum=0)
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_int("pairs_per_cell", self.pairs_per_cell, minimum=1)
         check_int("min_length", self.min_length, minimum=1, maximum=self.L)
@@ -145,11 +147,20 @@ class PairDynamicsConfig:
             check_positive("fe_gain", self.fe_gain)
         check_int("seed", self.seed, minimum=0)
 
-    @property
-    def snapshot_epochs(self) -> np.ndarray:
-        """Epochs at whose start parameters are kept: every ``snapshot_every``, plus 0, ``late_epoch`` and the last."""
-        grid = np.arange(0, self.epochs + 1, self.snapshot_every)
-        return np.unique(np.concatenate([grid, [0, self.late_epoch, self.epochs]]))
+    def snapshot_epochs(self, train_loss: np.ndarray) -> np.ndarray:
+        """Epochs at which pairs are measured: a uniform grid plus the fastest-changing epochs of the loss.
+
+        Every ``snapshot_every`` epochs, plus 0, ``late_epoch`` and the last epoch, plus the
+        ``dense_snapshots`` epochs ``k`` with the largest ``|log10 L(k) − log10 L(k−1)|``: the
+        mergers happen during the sudden drop of the loss (P25 Fig. 4), which a uniform grid
+        would resolve with a few points only. ``train_loss[k]`` is the loss after ``k`` epochs.
+        """
+        last = train_loss.size - 1
+        grid = np.arange(0, last + 1, self.snapshot_every)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.abs(np.diff(np.log10(np.maximum(train_loss, 1e-300))))
+        fastest = 1 + np.argsort(-np.nan_to_num(rate))[: self.dense_snapshots]
+        return np.unique(np.concatenate([grid, fastest, [0, min(self.late_epoch, last), last]])).astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- array helpers
@@ -242,6 +253,22 @@ def mean_pairwise_distance(hidden: np.ndarray, rng: np.random.Generator, n_pairs
     return np.array([np.mean(np.linalg.norm(h[a] - h[b], axis=-1)) for h in hidden])
 
 
+def best_threshold(z: np.ndarray, positive: np.ndarray) -> float:
+    """The ``κ`` maximising the accuracy of the rule "positive iff ``z < κ``" (geometric midpoints; ties: the middle one).
+
+    ``z > 0`` (``inf`` allowed). Used to calibrate the merger rule ``H0²/(N Y0) < κ`` on
+    calibration pairs, as a bound on what any single rate ratio could achieve.
+    """
+    z, positive = np.asarray(z, float), np.asarray(positive, bool)
+    finite = np.unique(z[np.isfinite(z) & (z > 0)])
+    if finite.size == 0:
+        return float("nan")
+    cands = np.concatenate([[finite[0] / 2], np.sqrt(finite[1:] * finite[:-1]), [finite[-1] * 2]])
+    acc = np.array([np.mean((z < c) == positive) for c in cands])
+    best = np.flatnonzero(acc == acc.max())
+    return float(cands[best[best.size // 2]])
+
+
 def a_high_trajectory(H: np.ndarray, Y: np.ndarray, N: np.ndarray, kappa: float) -> np.ndarray:
     """``A_high(t) = H − r Y/H`` with ``r = N κ``, ``κ = τ_y/τ_h`` (eq. 6 at every snapshot); nan where ``H = 0``."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -286,7 +313,8 @@ def _select_pairs(data, targets, rng: np.random.Generator, config: PairDynamicsC
     """Per length cell, up to ``pairs_per_cell`` agreeing (``S = 0``) and as many disagreeing pairs with ``N >= 1``."""
     from rnn.pair_measurements import plan_pairs
     cand = candidate_pairs(data.lengths, rng, per_cell=8 * config.pairs_per_cell, min_length=config.min_length)
-    plan = plan_pairs(data, targets, [(data.sequence(i), data.sequence(j)) for i, j in cand], n_out=2)
+    plan = plan_pairs(data, targets, [(data.sequence(i), data.sequence(j)) for i, j in cand],
+                      n_out=int(max(2, targets.max() + 1)))
     S = np.bincount(plan.pair, weights=np.sum(plan.y_tilde ** 2, axis=1), minlength=plan.n_pairs)
     agree = (S == 0) & (plan.N > 0)
     disagree = (S > 0) & (plan.N > 0)
@@ -336,7 +364,7 @@ class _Stage:
 
 
 _STAGE_FIELDS = ("task", "L", "fraction", "hidden", "nonlinearity", "loss", "gain", "lr", "batch_size", "protocol",
-                 "epochs", "snapshot_every", "dtype", "pairs_per_cell", "min_length", "late_epoch", "seed")
+                 "epochs", "snapshot_every", "dense_snapshots", "dtype", "pairs_per_cell", "min_length", "late_epoch", "seed")
 
 
 def _train_and_measure(config: PairDynamicsConfig, data, targets, out: Path, progress: bool) -> _Stage:
@@ -373,8 +401,12 @@ def _train_and_measure(config: PairDynamicsConfig, data, targets, out: Path, pro
                               [str(x) for x in z["labels2"]], {"training": 0.0, "measurements": 0.0,
                                                                "reused_cache": True})
     t0 = time.perf_counter()
-    run_ = train_with_snapshots(data, targets, config=train_config, seed=config.seed, gain=config.gain,
-                                snapshot_epochs=config.snapshot_epochs, progress=progress)
+    # keep every epoch's parameters (cheap), then measure on a grid that resolves the loss drop
+    every = train_with_snapshots(data, targets, config=train_config, seed=config.seed, gain=config.gain,
+                                 snapshot_epochs=range(config.epochs + 1), progress=progress)
+    chosen = config.snapshot_epochs(every.train_loss)
+    run_ = replace(every, snapshot_epochs=chosen, snapshots=tuple(every.snapshots[k] for k in chosen))
+    del every
     seconds = {"training": time.perf_counter() - t0}
     t0 = time.perf_counter()
     pairs = _select_pairs(data, targets, np.random.default_rng([config.seed, 2]), config)
@@ -476,9 +508,17 @@ def run(config: PairDynamicsConfig, out: Path, *, progress: bool = True) -> dict
 
     m_min = np.minimum(meas.m1, meas.m2)
     test = ~calibration
+    # a rate-free bound: the threshold on H0²/(N Y0) that best separates the calibration pairs
+    kappa_best = best_threshold(z0[agreeing & calibration], observed[agreeing & calibration])
+    pred_best = agreeing & (z0 < kappa_best)
     summary = _summarise(config, run_, eps, G0, mean_distance, pooled, kappa, pair_fits, agreeing, observed,
                          pred_start, pred_late, test, m_min, taylor, A_high_t, drift, z0, diverged_first, meas,
                          late, _steps_per_epoch(config, data.lengths))
+    summary["calibrated_threshold"] = {
+        "kappa": kappa_best, "kappa_pooled_fit": kappa,
+        "confusion_agreeing_heldout": confusion(pred_best[agreeing & test], observed[agreeing & test]),
+        "note": "merge iff H0^2/(N Y0) < kappa with kappa chosen to classify the calibration pairs best; "
+                "what the closed form could achieve with the best single rate ratio"}
     summary["agreeing_pairs_whose_H_rose_above_2x_H0"] = int(np.sum(agreeing & rose))
     summary["merged_agreeing_pairs_whose_H_rose_above_2x_H0"] = int(np.sum(agreeing & observed & rose))
     fe = _fixed_expansion(config, config.fe_gain if config.fe_gain is not None else gain_from_hidden(hidden[0, 1:]))
@@ -616,6 +656,9 @@ def _summarise(config, run_, eps, G0, mean_distance, pooled, kappa, pair_fits, a
                        "tau_h_sgd_time": pooled.tau_h * sgd_time, "tau_y_sgd_time": pooled.tau_y * sgd_time,
                        "pairs": int(pooled.n_trajectories)},
         "per_pair_fits": {"attempted": len(pair_fits), "successful": len(ok_fits),
+                          "successful_agreeing": sum(1 for k, f in pair_fits.items()
+                                                     if f is not None and f.success and agreeing[k]),
+                          "attempted_agreeing": sum(1 for k in pair_fits if agreeing[k]),
                           "kappa_median": float(np.median(kappas)) if kappas.size else None,
                           "kappa_iqr": [float(np.percentile(kappas, 25)), float(np.percentile(kappas, 75))]
                           if kappas.size else None,
@@ -815,6 +858,7 @@ def _figures(out, config, run_, eps, epochs, H, W, Y, S, N, agreeing, observed, 
             ax.set_xlabel("epoch (= ODE time)")
             ax.set_ylabel(f"{name} / max|{name}| (measured)")
             if row == 0:
+                ax.set_yscale("log")
                 ax.legend(fontsize=6)
     fig.suptitle("P25 Fig. 10 (right): measured pair trajectories vs the three-scalar ODE (eq. 20)", fontsize=10)
     fig.tight_layout()
@@ -977,7 +1021,10 @@ def build_parser() -> ArgumentParser:
                    help="'paper': per-length shuffled minibatches; 'full_batch': gradient descent on all data")
     g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     g.add_argument("--snapshot-every", type=int, default=d.snapshot_every,
-                   help="keep parameters every this many epochs (plus epoch 0, --late-epoch and the last)")
+                   help="measure the pairs every this many epochs (plus epoch 0, --late-epoch and the last)")
+    g.add_argument("--dense-snapshots", type=int, default=d.dense_snapshots,
+                   help="also measure at this many epochs where log10(training loss) changes fastest "
+                        "(resolves the sudden loss drop during which pairs merge)")
     g.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help="training precision "
                    "(measurements are always float64)")
     a = p.add_argument_group("pairs, fits and predictions")
@@ -1018,7 +1065,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = PairDynamicsConfig(
         task=args.task, L=args.L, fraction=args.fraction, hidden=args.hidden, nonlinearity=args.nonlinearity,
         loss=args.loss, gain=args.gain, lr=args.lr, batch_size=args.batch_size, protocol=args.protocol,
-        epochs=args.epochs, snapshot_every=args.snapshot_every, dtype=args.dtype,
+        epochs=args.epochs, snapshot_every=args.snapshot_every, dense_snapshots=args.dense_snapshots,
+        dtype=args.dtype,
         pairs_per_cell=args.pairs_per_cell, min_length=args.min_length, fit_pairs=args.fit_pairs,
         pooled_pairs=args.pooled_pairs, late_epoch=args.late_epoch, eps_factor=args.eps_factor,
         distance_pairs=args.distance_pairs, fe_seeds=args.fe_seeds, fe_lengths=tuple(args.fe_lengths),

@@ -225,7 +225,8 @@ def plot_state_counts(arrays: dict, config: RunConfig):
     twin.set_ylabel("training loss", color="gray")
     lines = ax.get_legend_handles_labels()
     extra = twin.get_legend_handles_labels()
-    ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="center right")
+    fig.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="lower center", ncol=3)
+    fig.subplots_adjust(bottom=0.24)
     return fig
 
 
@@ -234,48 +235,51 @@ def plot_merged_pairs(arrays: dict, summary: dict, config: RunConfig):
 
     fraction = arrays["merged_fraction"][1:, 1:]
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    image = ax.imshow(np.ma.masked_invalid(fraction), origin="lower", cmap="magma", vmin=0, vmax=1,
+    image = ax.imshow(np.ma.masked_invalid(fraction), origin="lower", cmap="magma", vmin=0,
                       extent=(0.5, config.L + 0.5, 0.5, config.L + 0.5))
+    ax.set_facecolor("0.85")
     fig.colorbar(image, ax=ax, label="fraction of agreeing pairs that merged")
     ax.set_xlabel("length of sequence 2")
-    ax.set_ylabel("length of sequence 1")
+    ax.set_ylabel("length of sequence 1 (grey: no agreeing pair)")
     verdict = "all agree" if summary["all_merged_pairs_agree"] else f"{summary['merged_disagreeing']} disagree"
     ax.set_title(f"Merged pairs: {summary['merged_pairs']} ({verdict})", fontsize=10)
     return fig
 
 
 def draw_automaton(ax, transitions: np.ndarray, state_outputs: np.ndarray, start: int, title: str) -> None:
-    """Draw a DFA: states on a circle coloured by output, arrows labelled by input symbol."""
-    from matplotlib.patches import FancyArrowPatch
+    """Draw a DFA: states on a circle coloured by output, one arrow per (state, next state) labelled by its symbols."""
+    from matplotlib.patches import Circle, FancyArrowPatch
 
     n = transitions.shape[0]
     angle = np.pi / 2 - 2 * np.pi * np.arange(n) / max(n, 1)
     radius = 0.0 if n == 1 else 1.0
     pos = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
-    colours = np.array(["#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc"])
+    edges: dict[tuple[int, int], list[str]] = {}
     for q in range(n):
         for symbol, target in enumerate(transitions[q]):
-            if target < 0:
-                continue
-            if target == q:
-                loop = pos[q] * 1.35 if radius else np.array([0.0, 0.35])
-                ax.add_patch(FancyArrowPatch(pos[q] + [-0.06, 0.08], pos[q] + [0.06, 0.08],
-                                             connectionstyle="arc3,rad=-2.2", arrowstyle="-|>",
-                                             mutation_scale=12, lw=1))
-                ax.text(*(loop + [0.0, 0.02 * symbol]), str(symbol), ha="center", va="center", fontsize=9)
-                continue
-            rad = 0.25
-            ax.add_patch(FancyArrowPatch(pos[q], pos[target], connectionstyle=f"arc3,rad={rad}",
-                                         arrowstyle="-|>", mutation_scale=12, lw=1, shrinkA=14, shrinkB=14))
-            mid = (pos[q] + pos[target]) / 2
-            normal = np.array([pos[target][1] - pos[q][1], pos[q][0] - pos[target][0]])
-            ax.text(*(mid - rad * 0.55 * normal), str(symbol), ha="center", va="center", fontsize=9)
+            if target >= 0:
+                edges.setdefault((q, int(target)), []).append(str(symbol))
+    for (q, target), symbols in edges.items():
+        label = ",".join(symbols)
+        if target == q:  # self-loop: a small circle on the outer side of the state
+            outward = pos[q] / radius if radius else np.array([0.0, 1.0])
+            centre = pos[q] + 0.3 * outward
+            ax.add_patch(Circle(centre, 0.16, fill=False, lw=1))
+            ax.text(*(centre + 0.27 * outward), label, ha="center", va="center", fontsize=9)
+            continue
+        rad = 0.25
+        ax.add_patch(FancyArrowPatch(pos[q], pos[target], connectionstyle=f"arc3,rad={rad}",
+                                     arrowstyle="-|>", mutation_scale=12, lw=1, shrinkA=14, shrinkB=14))
+        mid = (pos[q] + pos[target]) / 2
+        normal = np.array([pos[target][1] - pos[q][1], pos[q][0] - pos[target][0]])
+        ax.text(*(mid - rad * 0.55 * normal), label, ha="center", va="center", fontsize=9)
+    colours = ("#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc")
     for q in range(n):
-        ax.scatter(*pos[q], s=600, color=colours[int(state_outputs[q]) % len(colours)],
-                   edgecolor="black", lw=2.5 if q == start else 1, zorder=3)
+        ax.add_patch(Circle(pos[q], 0.17, facecolor=colours[int(state_outputs[q]) % len(colours)],
+                            edgecolor="black", lw=2.5 if q == start else 1, zorder=3))
         ax.text(*pos[q], f"{q}\nout {int(state_outputs[q])}", ha="center", va="center", fontsize=7, zorder=4)
-    ax.set_xlim(-1.7, 1.7)
-    ax.set_ylim(-1.7, 1.7)
+    ax.set_xlim(-1.8, 1.8)
+    ax.set_ylim(-1.8, 1.8)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title, fontsize=10)
