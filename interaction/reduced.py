@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 from .checks import check_choice, check_finite, check_nonnegative, check_positive
+from .closed_form import _a_high
 from .odesolve import OdeResult, check_rates, solve
 
 
@@ -69,15 +71,19 @@ def jac_reduced_signed(d: float, v: float, A_high: float, A_low: float, a: float
     return J
 
 
-def conserved_a_high(H, Y, *, N, tau_h, tau_y):
-    """The invariant ``A_high = H − (N τ_y/τ_h) Y/H`` of eq. 20 (P25 eqs. 6, 21); broadcasts."""
+def conserved_a_high(H: ArrayLike, Y: ArrayLike, *, N: ArrayLike, tau_h: ArrayLike,
+                     tau_y: ArrayLike) -> np.ndarray:
+    """The invariant ``A_high = H − (N τ_y/τ_h) Y/H`` of eq. 20 at any time (P25 eqs. 6, 21); broadcasts.
+
+    Same formula as ``closed_form.a_high``, validated with the names ``H``, ``Y`` of a
+    measured trajectory.
+    """
     N, tau_h, tau_y = check_rates(N, tau_h, tau_y)
-    H = check_positive("H", H)
-    Y = check_nonnegative("Y", Y)
-    return H - (N * tau_y / tau_h) * Y / H
+    return _a_high(check_positive("H", H), check_nonnegative("Y", Y), N * tau_y / tau_h)
 
 
-def y_from_a_high(H, A_high, *, N, tau_h, tau_y):
+def y_from_a_high(H: ArrayLike, A_high: ArrayLike, *, N: ArrayLike, tau_h: ArrayLike,
+                  tau_y: ArrayLike) -> np.ndarray:
     """Reconstruct ``Y = H (H − A_high)/r`` from the conserved quantity (P25 eq. 22); broadcasts."""
     N, tau_h, tau_y = check_rates(N, tau_h, tau_y)
     H = check_positive("H", H)
@@ -154,9 +160,10 @@ def integrate_reduced(H0: float, W0: float, *, A_high: float, A_low: float, N: f
     ``.t_crossings``; ``'direct'``: eq. 23 literally). ``Y`` along the solution is
     ``y_from_a_high(result.H, A_high, ...)`` (eq. 22).
     """
+    N, tau_h, tau_y = (float(v) for v in check_rates(N, tau_h, tau_y))
     system = ReducedSystem(A_high=float(check_finite("A_high", A_high)),
-                           A_low=float(check_nonnegative("A_low", A_low)), N=float(N),
-                           tau_h=float(tau_h), tau_y=float(tau_y))
+                           A_low=float(check_nonnegative("A_low", A_low)), N=N,
+                           tau_h=tau_h, tau_y=tau_y)
     H0 = float(check_positive("H0", H0))
     W0 = float(check_finite("W0", W0))
     check_choice("coordinates", coordinates, ("signed", "direct"))
@@ -170,7 +177,8 @@ def integrate_reduced(H0: float, W0: float, *, A_high: float, A_low: float, N: f
                  to_public=_signed_to_public, signed_distance=True, **common)
 
 
-def w_nullcline(H, *, A_high, A_low, N, tau_h, tau_y) -> tuple[np.ndarray, np.ndarray]:
+def w_nullcline(H: ArrayLike, *, A_high: float, A_low: float, N: float, tau_h: float,
+                tau_y: float) -> tuple[np.ndarray, np.ndarray]:
     """The ``W``-nullcline ``dW/dt = 0`` of eq. 23 as its two branches ``(W₊(H), W₋(H))``.
 
     ``dW/dt = 0`` is a quadratic in ``W``; with ``k = b/a = 1/r`` its roots are

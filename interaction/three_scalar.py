@@ -204,8 +204,8 @@ def integrate_three_scalar(H0: float, Y0: float, W0: float, *, S: float, N: floa
     e.g. for large ``W0``). In the default ``coordinates='signed'`` the flow is
     integrated in the regular polynomial coordinates of ``rhs_three_scalar_signed``
     (``d = ±sqrt(H)``, ``q = Y/H``, ``v = W/d``), which equal eq. 20 wherever ``H > 0``,
-    continue it through crossings (times in ``.t_crossings``) and keep relative
-    accuracy in ``H`` down to ``H ~ 1e-30`` during a merger. ``coordinates='direct'``
+    continue it through crossings (times in ``.t_crossings``) and follow a merger down
+    to ``H ~ 1e-30`` without the ``1/H`` stiffness. ``coordinates='direct'``
     integrates eq. 20 literally in ``(H, Y, W)`` (analytic Jacobian); at a crossing
     explicit methods fail (reported), while implicit ones may step over the
     singularity with degraded accuracy. ``atol`` applies to the internal coordinates.
@@ -217,14 +217,15 @@ def integrate_three_scalar(H0: float, Y0: float, W0: float, *, S: float, N: floa
     ``rtol``; use ``'DOP853'`` when that tail must be accurate.
 
     Events: ``merger_tol`` adds a terminal event "``H`` falls to ``merger_tol``" as
-    ``t_events[0]`` (``.merged``); user ``events`` — scipy's ``event(t, y)`` convention
+    ``t_events[0]`` (``.merged``; note that a crossing also passes through small ``H``,
+    so a terminal merger event can stop a crossing trajectory); user ``events`` — scipy's ``event(t, y)`` convention
     with ``y = (H, Y, W)``, optional ``terminal``/``direction`` attributes — follow in
     order. ``status`` follows scipy (``0`` reached ``t_max``, ``1`` terminal event,
     ``-1`` failure); a non-finite solution, or (direct coordinates) ``H <= 0``, is
     reported as a failure (``success = False``), never as a silent number.
     """
-    system = ThreeScalarSystem(S=float(check_nonnegative("S", S)), N=float(N),
-                               tau_h=float(tau_h), tau_y=float(tau_y))
+    N, tau_h, tau_y = (float(v) for v in check_rates(N, tau_h, tau_y))
+    system = ThreeScalarSystem(S=float(check_nonnegative("S", S)), N=N, tau_h=tau_h, tau_y=tau_y)
     H0 = float(check_positive("H0", H0))
     Y0 = float(check_nonnegative("Y0", Y0))
     W0 = float(check_finite("W0", W0))

@@ -157,6 +157,12 @@ def test_tiny_end_to_end_run_writes_its_files(tmp_path):
         if p["A_high_start"] is not None:
             assert p["predicted_merge_start"] == bool(will_merge(p["A_high_start"], p["A_low"]))
         assert p["agreeing"] == (p["S"] == 0)
+    # a rerun that only changes analysis options reuses the cached training and measurements
+    assert main(argv[:-3] + ["--eps-factor", "0.05", "--out", str(out), "--no-progress"]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["seconds"].get("reused_cache") is True and "reused_cache" not in result["seconds"]
+    np.testing.assert_array_equal(np.load(out / "results.npz")["H"], npz["H"])
+    assert again["merge_threshold"]["eps"] == pytest.approx(5 * result["merge_threshold"]["eps"])
 
 
 @pytest.mark.parametrize("argv,needle", [(["--epochs", "-3"], "epochs"), (["--task", "nope"], "task"),

@@ -189,3 +189,13 @@ def test_evaluate_matches_elman_on_long_sequences():
 def test_bad_input_names_the_parameter(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+def test_paper_epoch_has_21_steps_that_never_mix_lengths():
+    data = all_sequences(10)
+    batches = paper_minibatches(data.lengths, 128, np.random.default_rng(0))
+    assert len(batches) == 21
+    assert [int(data.lengths[b[0]]) for b in batches] == [1, 2, 3, 4, 5, 6, 7, 8, 8] + [9] * 4 + [10] * 8
+    for b in batches:
+        assert np.unique(data.lengths[b]).size == 1 and b.size <= 128
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(len(data)))

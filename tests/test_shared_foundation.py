@@ -182,3 +182,23 @@ def test_sample_fraction_one_is_everything_and_bad_p_rejected():
             parity_data.sample_sequences(6, bad, np.random.default_rng(0))
     with pytest.raises(ValueError, match="L must be >= 1"):
         parity_data.all_sequences(0)
+
+
+def test_atomic_write_uses_umask_permissions(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        path = artifacts.atomic_write_json(tmp_path / "p.json", {})
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_issue_names_importable_from_interaction():
+    import interaction
+    for name in ("a_high", "a_low", "final_distance", "will_merge", "integrate_three_scalar",
+                 "fixed_points", "fit_rates", "integrate_three_scalar_batched", "merger_condition",
+                 "shared_continuations", "exact_agreeing_final_distance"):
+        assert callable(getattr(interaction, name)), name
+    assert set(interaction.__all__) <= set(dir(interaction))
+    assert interaction.final_distance(-1.0, 0.0) == 0.0

@@ -130,8 +130,8 @@ def test_final_distance_solves_fixed_point_equation_without_cancellation(A, L):
     assert H >= 0
     # H (H² − A H − L²) = 0 with the nonzero root when L > 0, checked in relative terms
     assert abs(H * H - A * H - L * L) <= 1e-12 * (H * H + abs(A) * H + L * L) + 1e-300
-    # against 50-digit arithmetic: no cancellation for A_high << 0 or A_high >> A_low
-    with mpmath.workdps(50):
+    # against 800-digit arithmetic (enough to survive the cancellation the naive formula has)
+    with mpmath.workdps(800):
         exact = mpmath.mpf(A) / 2 + mpmath.sqrt(mpmath.mpf(A) ** 2 / 4 + mpmath.mpf(L) ** 2)
         assert abs(H - float(exact)) <= 4e-16 * float(exact) + 1e-300
 

@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from interaction.artifacts import atomic_savez, atomic_write_json, provenance, save_figure, to_jsonable
+from interaction.artifacts import atomic_savez, atomic_write_json, package_version, provenance, save_figure
 from interaction.checks import check_choice, check_int, check_interval, check_positive
 from interaction.cliutil import ArgumentParser, run_cli
 from validation.boundary_fit import ConstantFit, fit_merger_constant, merger_score, predicted_regime
@@ -324,9 +324,10 @@ def analyse(arrays: dict[str, np.ndarray], config: PhaseDiagramConfig) -> Analys
 
 
 def _theory_line(analysis: Analysis) -> str:
+    converged = ("no network converged" if np.isnan(analysis.agreement_converged)
+                 else f"converged only {analysis.agreement_converged:.1%}")
     return (f"theory: {analysis.fit.message} on the fitted networks; over all networks "
-            f"{analysis.agreement_all:.1%} (constant guess {analysis.agreement_baseline:.1%}; converged only "
-            f"{analysis.agreement_converged:.1%})")
+            f"{analysis.agreement_all:.1%} (constant guess {analysis.agreement_baseline:.1%}; {converged})")
 
 
 def summary(arrays: dict[str, np.ndarray], analysis: Analysis) -> dict[str, Any]:
@@ -686,7 +687,10 @@ def run_experiment(config: PhaseDiagramConfig, out_dir: str | Path, *, executor:
     out_dir = Path(out_dir)
     tasks = build_tasks(config)
     started = time.perf_counter()
-    outcome = run_sweep(run_task, tasks, out_dir, sweep_config=config.compute_config(), executor=executor,
+    # The toolkit version is part of the sweep: a directory written by another release is
+    # refused instead of being resumed with different code.
+    sweep_config = {**config.compute_config(), "toolkit_version": package_version()}
+    outcome = run_sweep(run_task, tasks, out_dir, sweep_config=sweep_config, executor=executor,
                         workers=workers, scheduler=scheduler, progress=progress, desc="ensembles")
     arrays = assemble(config, tasks, outcome.results, outcome.seconds, outcome.cpu_seconds)
     analysis = analyse(arrays, config)

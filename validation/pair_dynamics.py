@@ -57,7 +57,14 @@ trajectories ``H, Y, W, A_high, taylor`` indexed ``[snapshot, pair]`` and per-pa
 scalars), ``results.json`` (configuration, provenance, fits, confusion matrices, every
 pair's measured and predicted quantities, disagreements) and the figures
 ``fig10_right_trajectories``, ``merger_prediction``, ``a_high_drift``,
-``taylor_ratio``, ``mean_distance``, ``fig10_left_fixed_expansion`` (PNG and PDF).
+``taylor_ratio``, ``mean_distance``, ``fig10_left_fixed_expansion`` (PNG and PDF), and
+``stage.npz``: the measured snapshots' parameters and pair measurements, reused by a rerun
+into the same ``--out`` whose training and pair options are unchanged (only the analysis
+— fits, thresholds, nine-variable model — is then recomputed).
+
+Measurement grid: the parameters of every epoch are kept in memory; the pairs are measured
+every ``--snapshot-every`` epochs plus at the ``--dense-snapshots`` epochs where the training
+loss changes fastest, which resolves the sudden loss drop during which pairs merge.
 """
 from __future__ import annotations
 
@@ -70,9 +77,9 @@ from typing import Any
 import numpy as np
 
 from interaction.artifacts import atomic_savez, atomic_write_json, provenance, save_figure
-from interaction.checks import (check_choice, check_int, check_interval, check_positive)
+from interaction.checks import check_choice, check_int, check_interval, check_positive
 from interaction.cliutil import ArgumentParser, run_cli
-from interaction.closed_form import a_high, a_low, will_merge
+from interaction.closed_form import a_low, will_merge
 from interaction.fit import RateFit, fit_rates
 from interaction.fixed_expansion import (FixedExpansionSystem, integrate_fixed_expansion,
                                          random_initial_state)
@@ -569,7 +576,8 @@ def _fit_dict(fit: RateFit | None) -> dict[str, Any] | None:
     if fit is None:
         return {"success": False, "message": "not fitted: H reached 0 (outside eq. 20's domain)"}
     return {"tau_h": fit.tau_h, "tau_y": fit.tau_y, "se_tau_h": fit.se_tau_h, "se_tau_y": fit.se_tau_y,
-            "residual": fit.residual, "success": fit.success, "message": fit.message}
+            "eta_h_2024": fit.eta_h, "eta_y_2024": fit.eta_y, "residual": fit.residual, "success": fit.success,
+            "message": fit.message}
 
 
 def _per_pair_choice(rng: np.random.Generator, agreeing: np.ndarray, observed: np.ndarray,

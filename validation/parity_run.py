@@ -366,8 +366,8 @@ def build_parser() -> ArgumentParser:
     knobs.add_argument("--dtype", choices=("float32", "float64"), help="training precision")
     run_group = parser.add_argument_group("execution")
     run_group.add_argument("--out", type=Path, help="output directory (default: runs/parity_run/PRESET)")
-    run_group.add_argument("--threads", type=int, default=None,
-                           help="torch threads (default: torch's choice; 1 is often fastest on a busy machine)")
+    run_group.add_argument("--threads", type=int, default=1,
+                           help="torch intra-op threads; the single network's matmuls are too small to gain from more")
     run_group.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -381,12 +381,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
-    if args.threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(check_int("threads", args.threads, minimum=1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(check_int("threads", args.threads, minimum=1))
     out = args.out if args.out is not None else Path("runs") / "parity_run" / args.preset
-    outcome = run(config, progress=not args.no_progress)
+    try:
+        outcome = run(config, progress=not args.no_progress)
+    finally:
+        torch.set_num_threads(threads)
     written = write_outputs(out, config, args.preset, outcome)
     s = outcome["summary"]
     print(f"status {s['status']} after {s['epochs_trained']} epochs ({s['train_seconds']:.1f} s); "
