@@ -8,7 +8,7 @@ CPU time and the speed-up ratio. The ratio is bounded by the number of free core
 and by the longest task (tasks are whole ensembles, largest data fraction first).
 Example::
 
-    python -m benchmarks.bench_phase_diagram_sweep --workers 2 --max-epochs 200
+    python -m benchmarks.bench_phase_diagram_sweep --workers 2 --max-epochs 150
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _timed_run(config: PhaseDiagramConfig, out: Path, **kwargs) -> tuple[float, 
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m benchmarks.bench_phase_diagram_sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="processes of the parallel run")
-    parser.add_argument("--max-epochs", type=int, default=200, help="epoch cap of every network")
-    parser.add_argument("--L", type=int, default=8, help="longest training length")
+    parser.add_argument("--max-epochs", type=int, default=150, help="epoch cap of every network")
+    parser.add_argument("--L", type=int, default=10, help="longest training length")
     args = parser.parse_args(argv)
     config = PhaseDiagramConfig(gains=(0.2, 0.5, 0.8), fractions=(0.4, 0.6, 0.8, 1.0), L=args.L,
                                 max_epochs=args.max_epochs, loss_threshold=1e-12, bootstrap=50)

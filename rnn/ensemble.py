@@ -46,7 +46,7 @@ about 1.75e8 multiply-adds per member (≈ 3.3× fewer than stepping every seque
 almost all in batched ``(E, n, P) @ (E, P, P)`` matmuls, so large ensembles run near
 the matmul throughput of the machine. Members never interact (one matmul per member in
 each batched call), so a member's run does not depend on who else is in the ensemble
-(up to rounding; bit-identical in the tests).
+(up to floating-point rounding; tested).
 On a shared machine ``torch.set_num_threads(1)`` with ensembles run side by side
 in separate processes is usually faster than intra-op threads.
 """
@@ -165,19 +165,15 @@ def stack_params(params: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.T
     return {k: torch.stack([p[k] for p in params]) for k in elman.PARAM_NAMES}
 
 
-def _as_stacked(params: dict, dtype: torch.dtype | None = None) -> tuple[dict[str, torch.Tensor], bool]:
-    """Torch tensors with a leading member axis; also whether the input was a single network."""
+def _as_stacked(params: dict) -> tuple[dict[str, torch.Tensor], bool]:
+    """Torch tensors (sharing memory with numpy input) with a leading member axis; and whether
+    the input was a single network."""
     missing = [k for k in elman.PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing keys {missing} (expected {elman.PARAM_NAMES})")
     single = np.ndim(params["W_hh"]) == 2
-    out = {}
-    for k in elman.PARAM_NAMES:
-        v = torch.as_tensor(params[k])
-        if dtype is not None:
-            v = v.to(dtype)
-        out[k] = v.unsqueeze(0) if single else v
-    return out, single
+    out = {k: torch.as_tensor(params[k]) for k in elman.PARAM_NAMES}
+    return ({k: v.unsqueeze(0) for k, v in out.items()} if single else out), single
 
 
 @dataclass(frozen=True)
@@ -268,20 +264,21 @@ def _forward(params: dict[str, torch.Tensor], plan: _Plan, relu: bool, states: t
     ``h[t] = φ(grid(W_hh h[t-1] (once per parent), x_table)[children])``.
     """
     n_members, hidden = states.shape[0], states.shape[2]
-    x_table = _input_table(params).unsqueeze(1)
+    x_table = _input_table(params)
+    n_tokens = x_table.shape[1]
     w_hh_t = params["W_hh"].transpose(1, 2)
     off = plan.offsets
     states[:, 0] = params["h0"]
     for t in range(1, plan.depth + 1):
-        u = torch.bmm(states[:, off[t - 1]: off[t]], w_hh_t).unsqueeze(2)
+        u = torch.bmm(states[:, off[t - 1]: off[t]], w_hh_t)
         level = states[:, off[t]: off[t + 1]]
-        if plan.complete[t - 1]:
-            torch.add(u, x_table, out=level.view(n_members, off[t] - off[t - 1], -1, hidden))
-        else:
-            grid = states.new_empty(n_members, off[t] - off[t - 1], x_table.shape[2], hidden)
-            torch.add(u, x_table, out=grid)
-            grid = grid.view(n_members, -1, hidden)
-            torch.index_select(grid, 1, plan.grid_index[t - 1], out=level)
+        complete = plan.complete[t - 1]
+        grid = level if complete else states.new_empty(n_members, n_tokens * (off[t] - off[t - 1]), hidden)
+        grid = grid.view(n_members, off[t] - off[t - 1], n_tokens, hidden)
+        for k in range(n_tokens):  # one add per token: far faster than a broadcast over (parent, token)
+            torch.add(u, x_table[:, k: k + 1], out=grid[:, :, k])
+        if not complete:
+            torch.index_select(grid.view(n_members, -1, hidden), 1, plan.grid_index[t - 1], out=level)
         level.clamp_min_(0.0) if relu else level.tanh_()
 
 
@@ -354,7 +351,12 @@ def _backward(params: dict[str, torch.Tensor], plan: _Plan, states: torch.Tensor
         d_parent = parent_grads[:, off[t - 1]: off[t]]
         if plan.complete[t - 1]:
             d_grid = d.view(n_members, n_parents, -1, hidden)
-            torch.sum(d_grid, 2, out=d_parent)
+            if d_grid.shape[2] == 1:
+                d_parent.copy_(d_grid[:, :, 0])
+            else:  # sum over the siblings; slice adds are far faster than a reduction over a size-I axis
+                torch.add(d_grid[:, :, 0], d_grid[:, :, 1], out=d_parent)
+                for k in range(2, d_grid.shape[2]):
+                    d_parent += d_grid[:, :, k]
             d_in += d_grid.sum(1)
         else:
             d_parent.zero_().index_add_(1, plan.parents[t - 1], d)
@@ -475,22 +477,56 @@ def _evaluation_tensors(tokens: np.ndarray, targets: np.ndarray, n_in: int, n_ou
 
 def _evaluate(params: dict[str, torch.Tensor], tokens: torch.Tensor, targets: torch.Tensor, relu: bool,
               loss: str) -> tuple[np.ndarray, np.ndarray]:
-    value, accuracy, _ = _loss(_final_outputs(params, tokens, relu), targets, loss, want_grad=False)
-    return value.numpy(), accuracy.numpy()
+    return _evaluate_sets(params, [(tokens, targets)], relu, loss)[0]
+
+
+def _evaluate_sets(params: dict[str, torch.Tensor], sets: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                   relu: bool, loss: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Loss and accuracy of several equal-length sets, stepped together (longest set's length in all)."""
+    outs = _final_outputs_of_sets(params, [tokens for tokens, _ in sets], relu)
+    results = []
+    for y, (_, targets) in zip(outs, sets):
+        value, accuracy, _ = _loss(y, targets, loss, want_grad=False)
+        results.append((value.numpy(), accuracy.numpy()))
+    return results
 
 
 def _final_outputs(params: dict[str, torch.Tensor], tokens: torch.Tensor, relu: bool) -> torch.Tensor:
-    """Readout after equal-length sequences ``(B, T)``: ``(E, B, n_out)``, one batched matmul per step."""
+    """Readout after equal-length sequences ``(B, T)``: ``(E, B, n_out)``."""
+    return _final_outputs_of_sets(params, [tokens], relu)[0]
+
+
+def _final_outputs_of_sets(params: dict[str, torch.Tensor], sets: Sequence[torch.Tensor], relu: bool
+                           ) -> list[torch.Tensor]:
+    """Readouts after every sequence of several ``(B_i, T_i)`` token sets, in one loop of ``max T_i`` steps.
+
+    Rows are ordered by decreasing length, so at step t the sequences still running are
+    a leading block of rows: one batched matmul per step for all members and sets (no
+    autograd, no per-set loop over time). A set's readout is taken when it ends.
+    """
+    order = sorted(range(len(sets)), key=lambda i: -sets[i].shape[1])
+    lengths = [sets[i].shape[1] for i in order]
+    sizes = [sets[i].shape[0] for i in order]
+    tokens = torch.zeros(sum(sizes), lengths[0], dtype=torch.long)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for i, start, size in zip(order, starts, sizes):
+        tokens[start: start + size, : sets[i].shape[1]] = sets[i]
+    columns = tokens.t().contiguous()
+
     x_table = _input_table(params)
     w_hh_t = params["W_hh"].transpose(1, 2)
     h = params["h0"].unsqueeze(1).expand(-1, tokens.shape[0], -1).contiguous()
-    chunk = 512
-    for start in range(0, tokens.shape[1], chunk):
-        x = x_table[:, tokens[:, start: start + chunk]]  # inputs of a chunk of steps: (E, B, chunk, P)
-        for s in range(x.shape[2]):
-            h = torch.baddbmm(x[:, :, s], h, w_hh_t)
+    outputs: list[torch.Tensor | None] = [None] * len(sets)
+    t = 0
+    for j in range(len(order) - 1, -1, -1):  # segments of steps during which sets 0..j run
+        k = int(starts[j + 1])
+        h = h[:, :k]
+        for column in columns[t: lengths[j], :k]:
+            h = torch.baddbmm(x_table.index_select(1, column), h, w_hh_t)
             h = h.relu_() if relu else h.tanh_()
-    return _readout(params, h)
+        t = lengths[j]
+        outputs[order[j]] = _readout(params, h[:, int(starts[j]): k])
+    return outputs  # type: ignore[return-value]
 
 
 @torch.no_grad()
@@ -668,9 +704,9 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
             loss, acc = loss_t.numpy().astype(float), acc_t.numpy().astype(float)
             history.record(epoch, alive, loss, acc)
             if epoch in val_row:
-                for name, (tok, tgt) in val_sets.items():
-                    val_loss[name][alive, val_row[epoch]], val_acc[name][alive, val_row[epoch]] = _evaluate(
-                        params, tok, tgt, relu, config.loss)
+                for name, (value, accuracy) in zip(val_sets, _evaluate_sets(params, list(val_sets.values()),
+                                                                              relu, config.loss)):
+                    val_loss[name][alive, val_row[epoch]], val_acc[name][alive, val_row[epoch]] = value, accuracy
             if epoch in track_row:
                 snapshot = _track(params, track_plan, relu, workspace)
                 tracked[track_row[epoch], alive] = snapshot.numpy()

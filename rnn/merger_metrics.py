@@ -292,7 +292,8 @@ def site_measurements(H: np.ndarray, labels: np.ndarray, train_mask: np.ndarray,
     ``rho_train``, ``rho_test``, ``rho_all``, ``rho_test_train`` (cross term);
     ``assignment_accuracy``; and ``pair_distances`` (dict group → normalised distances) when
     ``pairs`` is given. Distance ratios are exact if ``n_samples`` is None, else estimated from
-    ``n_samples`` same-class plus as many different-class pairs drawn with ``seed`` (the same pairs at every checkpoint when the seed is fixed). The state count
+    ``n_samples`` same-class plus as many different-class pairs drawn with ``seed`` (the same
+    index pairs at every checkpoint when the seed is fixed). The state count
     (item 4) is separate (``state_count``) because complete linkage costs seconds.
     """
     out: dict[str, object] = {"r": representation_scale(H)}

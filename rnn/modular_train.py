@@ -98,7 +98,8 @@ def preset_config(name: str, **overrides) -> ModularConfig:
 
 
 def checkpoint_epochs(max_epochs: int, eval_every: int, dense_until: int, n_dense: int = 24) -> np.ndarray:
-    """Sorted checkpoint epochs: 0, ``n_dense`` log-spaced epochs up to ``dense_until``, every ``eval_every``, ``max_epochs``."""
+    """Sorted checkpoint epochs: 0, ``n_dense`` log-spaced epochs up to ``dense_until``, every
+    ``eval_every``, and ``max_epochs``."""
     max_epochs = check_int("max_epochs", max_epochs, minimum=1)
     eval_every = check_int("eval_every", eval_every, minimum=1)
     dense_until = check_int("dense_until", dense_until, minimum=0)

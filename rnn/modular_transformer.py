@@ -16,7 +16,9 @@ biases 0; drawn in the order above from one seeded ``torch.Generator``.
 **Last-position forward (exact).** The answer is read at position 2 (``=``) only. With a
 single layer, position 2 attends causally to positions 0–2 and nothing downstream
 reads the other positions, so only keys/values are needed at all three positions and
-the query, attention output, MLP and unembedding only at the last. ``forward_full``
+the query, attention output, MLP and unembedding only at the last. Because nothing
+precedes attention, keys, values and the query are read from small ``(token, position)``
+tables rather than recomputed per input. ``forward_full``
 is the reference-style computation (everything at every position); the two agree
 exactly up to float rounding (checked in the tests) and the former is what is trained.
 
@@ -75,14 +77,20 @@ class ModularTransformer(nn.Module):
         return self.W_E[tokens] + self.W_pos[: tokens.shape[1]]
 
     def _last_position(self, tokens: torch.Tensor, cache: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        x = self._embed(tokens)                                            # (B, 3, d)
-        k = torch.einsum("bpd,hde->bhpe", x, self.W_K)
-        v = torch.einsum("bpd,hde->bhpe", x, self.W_V)
-        q = torch.einsum("bd,hde->bhe", x[:, -1], self.W_Q)
+        T = tokens.shape[1]
+        positions = torch.arange(T)
+        # No layer precedes attention, so the residual stream at position p is a function of (token, p)
+        # only: queries, keys and values are looked up in (vocab × position) tables instead of being
+        # multiplied out for every input (exact; the tables cost (P+1)·3 rows).
+        x_table = self.W_E[:, None, :] + self.W_pos[None, :T, :]                      # (V, T, d)
+        k = torch.einsum("vpd,hde->vphe", x_table, self.W_K)[tokens, positions]      # (B, T, h, e)
+        v = torch.einsum("vpd,hde->vphe", x_table, self.W_V)[tokens, positions]
+        x_last = x_table[tokens[:, -1], T - 1]                                       # (B, d)
+        q = torch.einsum("vd,hde->vhe", x_table[:, T - 1], self.W_Q)[tokens[:, -1]]  # (B, h, e)
         # the last position sees every position, so the causal mask removes nothing here
-        pattern = torch.softmax(torch.einsum("bhe,bhpe->bhp", q, k) / math.sqrt(self.d_head), dim=-1)
-        z = torch.einsum("bhp,bhpe->bhe", pattern, v)
-        resid_mid = x[:, -1] + torch.einsum("bhe,hed->bd", z, self.W_O)
+        pattern = torch.softmax(torch.einsum("bhe,bphe->bhp", q, k) / math.sqrt(self.d_head), dim=-1)
+        z = torch.einsum("bhp,bphe->bhe", pattern, v)
+        resid_mid = x_last + z.flatten(1) @ self.W_O.flatten(0, 1)
         mlp_pre = resid_mid @ self.W_in + self.b_in
         mlp_post = torch.relu(mlp_pre)
         mlp_out = mlp_post @ self.W_out + self.b_out

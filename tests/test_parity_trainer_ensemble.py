@@ -136,15 +136,19 @@ def test_tracked_hidden_states_match_elman_run():
     targets = parity(data.tokens)
     config = TrainConfig(hidden=7, lr=0.1, batch_size=8, max_epochs=3, dtype="float64")
     track = SequenceSet(np.array([[1, 0, 1], [0, -1, -1], [1, 1, -1]], np.int8), np.array([3, 1, 2]))
-    long = random_sequences(40, 5, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    validation = {name: (t, parity(t)) for name, t in [("short", random_sequences(7, 9, rng)),
+                                                       ("long", random_sequences(40, 5, rng)),
+                                                       ("also 7", random_sequences(7, 3, rng))]}
     result = train_ensemble(data, targets, config=config, seeds=[0, 1], gains=[0.5, 1.5],
-                            track_epochs=[0, 3], track_data=track, validation={"long": (long, parity(long))},
+                            track_epochs=[0, 3], track_data=track, validation=validation,
                             validation_epochs=[0, 3])
     assert result.tracked_hidden.shape == (2, 2, 4, 7) and result.tracked_output.shape == (2, 2, 4, 2)
     for row, snapshot in enumerate([result.initial_params, result.params]):
-        loss, accuracy = evaluate(snapshot, long, parity(long))
-        np.testing.assert_allclose(result.validation_loss["long"][:, row], loss, rtol=1e-12)
-        np.testing.assert_allclose(result.validation_accuracy["long"][:, row], accuracy)
+        for name, (tokens, labels) in validation.items():  # sets stepped together = each set alone
+            loss, accuracy = evaluate(snapshot, tokens, labels)
+            np.testing.assert_allclose(result.validation_loss[name][:, row], loss, rtol=1e-12)
+            np.testing.assert_allclose(result.validation_accuracy[name][:, row], accuracy)
         for i in range(2):
             params = {k: torch.as_tensor(v[i]) for k, v in snapshot.items()}
             np.testing.assert_allclose(result.tracked_hidden[row, i, 0], params["h0"].numpy())
@@ -199,3 +203,22 @@ def test_paper_epoch_has_21_steps_that_never_mix_lengths():
     for b in batches:
         assert np.unique(data.lengths[b]).size == 1 and b.size <= 128
     np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(len(data)))
+
+
+@pytest.mark.parametrize("n_tokens", [1, 3])
+def test_prefix_shared_gradients_for_other_alphabets(n_tokens):
+    rng = np.random.default_rng(n_tokens)
+    lengths = rng.integers(1, 6, size=40)
+    tokens = rng.integers(0, n_tokens, size=(40, 5)).astype(np.int8)
+    tokens[np.arange(5)[None, :] >= lengths[:, None]] = -1
+    data = SequenceSet(tokens, lengths)
+    targets = rng.integers(0, 3, size=40)
+    members = [elman.init_params(hidden=4, n_in=n_tokens, n_out=3, gain=1.2, seed=s, dtype=torch.float64)
+               for s in (0, 1)]
+    _, grads = loss_and_gradients(stack_params(members), data, targets, loss="ce")
+    for i, params in enumerate(members):
+        leaves = {k: v.clone().requires_grad_(k in TRAINED) for k, v in params.items()}
+        expected = torch.autograd.grad(plain_loss(leaves, data, targets, np.arange(40), "relu", "ce"),
+                                       [leaves[k] for k in TRAINED])
+        for k, g in zip(TRAINED, expected):
+            np.testing.assert_allclose(grads[k][i].numpy(), g.numpy(), rtol=1e-9, atol=1e-14)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 
@@ -75,7 +76,6 @@ def test_results_file_carries_grid_metrics_config_and_provenance(reference):
 
 
 def test_dask_local_cluster_gives_identical_results(reference, tmp_path):
-    distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
         run_experiment(_config(), tmp_path, executor="dask", scheduler=cluster.scheduler_address,

@@ -28,9 +28,11 @@ gains are the same random matrices scaled — the data draw and minibatch order 
 Tasks run single-threaded so that every executor gives bit-identical numbers;
 parallelism comes from running tasks side by side. Finished tasks are written
 atomically under ``OUT/tasks/`` and a rerun of the same command resumes
-(``validation/sweep.py``); a different configuration into the same ``--out`` is
-refused (analysis-only options — ``--generalise-accuracy``, ``--bootstrap`` — may
-change freely, they only re-run the analysis).
+(``validation/sweep.py``); a different configuration (or toolkit version) into
+the same ``--out`` is refused. Analysis-only options — ``--generalise-accuracy``,
+``--bootstrap``, ``--fit-cells`` — may change freely: they only re-run the analysis
+(``--plot-only`` re-runs it too and redraws the figures, without touching the
+results files).
 
 Theory overlay (``validation/boundary_fit.py``): each cell's merger score
 ``S(G, p) = max log N(m1,m2;p) − m1 log G`` over prefix lengths ``1 <= m1 < m2 <= L``

@@ -19,7 +19,9 @@ final measurements, the interaction-theory prediction per pair group) and the fi
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -40,7 +42,8 @@ from rnn.modular_train import PRESETS, ModularConfig, TrainResult, checkpoint_ep
 from rnn.modular_transformer import SITES, model_from_weights
 
 PROG = "python -m validation.modular_addition"
-KAPPA = 0.1  # merged-pair / state-count threshold shown in the figures (spec §2.2 uses 0.05, 0.1, 0.3)
+KAPPA = 0.1  # merged-pair threshold reported in results.json (spec §2.2 uses 0.05, 0.1, 0.3)
+FIGURE_KAPPA = 0.3  # at 0.1 the fast run's classes stay split into their commuted pairs; 0.3 shows class merging
 SCALAR_KEYS = ("r", "M_train", "M_test", "M_all", "R_train", "R_test", "R_all", "rho_train", "rho_test",
                "rho_all", "rho_test_train", "assignment_accuracy")
 
@@ -115,96 +118,108 @@ def linkage_schedule(epochs: np.ndarray, every: int) -> set[int]:
     return chosen
 
 
-def shade_phases(ax, phases: pm.PhaseBoundaries) -> None:
-    ax.axvspan(0, phases.memorisation_end, color="tab:blue", alpha=0.08, lw=0)
-    if phases.cleanup_start is not None:
-        ax.axvspan(phases.memorisation_end, phases.cleanup_start, color="tab:orange", alpha=0.08, lw=0)
-        ax.axvspan(phases.cleanup_start, phases.cleanup_end, color="tab:green", alpha=0.12, lw=0)
+def shade_phases(ax, phases: dict) -> None:
+    """Shade memorisation (blue), circuit formation (orange) and cleanup (green)."""
+    ax.axvspan(0, phases["memorisation_end"], color="tab:blue", alpha=0.08, lw=0)
+    if phases["cleanup_start"] is not None:
+        ax.axvspan(phases["memorisation_end"], phases["cleanup_start"], color="tab:orange", alpha=0.08, lw=0)
+        ax.axvspan(phases["cleanup_start"], phases["cleanup_end"], color="tab:green", alpha=0.12, lw=0)
 
 
-def plot_progress(result: TrainResult, rec: MergerRecorder, curves: dict, phases: pm.PhaseBoundaries,
-                  freqs: np.ndarray, rule: str, stem: Path) -> None:
+def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
-    t = result.epochs
+
+def plot_progress(arrays: dict, summary: dict, stem: Path) -> None:
+    """Figure 1: losses with restricted/excluded loss, accuracies, Gini, weight norm; phases shaded."""
+    plt = _pyplot()
+    t, phases, keys = arrays["epochs"], summary["phase_boundaries"], summary["key_frequencies"]
+    rule = keys["default_rule"] if keys["fallback_rule"] is None else f"{keys['fallback_rule']}, fallback"
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
     ax = axes[0, 0]
-    ax.semilogy(t, result.train_loss, label="train loss", color="tab:blue")
-    ax.semilogy(t, result.test_loss, label="test loss", color="tab:red")
-    ax.semilogy(t, curves["restricted_loss"], label="restricted loss (all)", color="tab:green", ls="--")
-    ax.semilogy(t, curves["excluded_loss"], label="excluded loss (train)", color="tab:purple", ls="--")
-    ax.set_title(f"loss; final key frequencies {list(map(int, freqs))} (rule: {rule})", fontsize=10)
+    ax.semilogy(t, arrays["train_loss"], label="train loss", color="tab:blue")
+    ax.semilogy(t, arrays["test_loss"], label="test loss", color="tab:red")
+    ax.semilogy(t, arrays["restricted_loss"], label="restricted loss (all pairs)", color="tab:green", ls="--")
+    ax.semilogy(t, arrays["excluded_loss"], label="excluded loss (train)", color="tab:purple", ls="--")
+    ax.set_title(f"loss; final key frequencies {list(keys['used'])} (rule: {rule})", fontsize=10)
     ax.legend(fontsize=8)
     ax = axes[0, 1]
-    ax.plot(t, result.train_acc, label="train acc", color="tab:blue")
-    ax.plot(t, result.test_acc, label="test acc", color="tab:red")
-    ax.plot(t, rec.scalars["resid_post"]["assignment_accuracy"], label="assignment acc (resid_post)",
-            color="k", ls=":")
+    ax.plot(t, arrays["train_acc"], label="train accuracy", color="tab:blue")
+    ax.plot(t, arrays["test_acc"], label="test accuracy", color="tab:red")
+    ax.plot(t, arrays["resid_post/assignment_accuracy"], label="assignment accuracy (resid_post)", color="k", ls=":")
     ax.set_title("accuracy")
     ax.legend(fontsize=8)
     ax = axes[1, 0]
-    ax.plot(t, rec.progress["gini_embedding"], label="Gini, Fourier norms of $W_E$")
-    ax.plot(t, rec.progress["gini_neuron_logit"], label="Gini, Fourier norms of $W_L$")
+    ax.plot(t, arrays["gini_embedding"], label="Gini, Fourier norms of $W_E$")
+    ax.plot(t, arrays["gini_neuron_logit"], label="Gini, Fourier norms of $W_L$")
     ax.set_title("sparsity in the Fourier basis")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
-    ax.plot(t, rec.progress["weight_norm_sq"], color="k")
+    ax.plot(t, arrays["weight_norm_sq"], color="k")
     ax.set_title(r"total squared weight norm $\sum\theta^2$")
     for ax in axes.ravel():
         shade_phases(ax, phases)
         ax.set_xlabel("epoch")
-    c = result.config
-    fig.suptitle(f"P={c.P}, train frac {c.train_frac}, wd {c.weight_decay}, seed {c.seed}: {result.status}"
-                 " (shaded: memorisation | circuit formation | cleanup)")
+    c = summary["config"]
+    fig.suptitle(f"P={c['P']}, train frac {c['train_frac']}, wd {c['weight_decay']}, seed {c['seed']}: "
+                 f"{summary['status']} (shaded: memorisation | circuit formation | cleanup)")
     save_figure(fig, stem)
     plt.close(fig)
 
 
-def plot_mergers(result: TrainResult, rec: MergerRecorder, phases: pm.PhaseBoundaries, stem: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    P = result.config.P
-    t = np.asarray(rec.epochs)
+def plot_mergers(arrays: dict, summary: dict, stem: Path) -> None:
+    """Figure 2: the merger measurements of spec §2.2 per site over training; phases shaded."""
+    plt = _pyplot()
+    P, t, phases = summary["config"]["P"], arrays["epochs"], summary["phase_boundaries"]
+    k = list(arrays["kappas"]).index(FIGURE_KAPPA)
     colors = dict(zip(SITES, ("tab:gray", "tab:orange", "tab:green", "tab:blue", "tab:red")))
+    styles = {"agree_test_train": "-", "agree_train_train": "--", "disagree_train_train": ":"}
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
     for site, col in colors.items():
-        s = rec.scalars[site]
-        axes[0, 0].plot(t, s["M_test"], color=col, label=site)
-        axes[0, 0].plot(t, s["M_train"], color=col, ls="--")
-        axes[0, 1].plot(t, s["rho_test"], color=col, label=site)
-        axes[0, 1].plot(t, s["rho_test_train"], color=col, ls=":")
-        axes[0, 2].plot(t, s["assignment_accuracy"], color=col, label=site)
-        d = rec.pair_distances[site]
-        axes[1, 1].plot(t, mm.merged_fraction(np.stack(d["agree_train_train"]), KAPPA), color=col, ls="--")
-        axes[1, 1].plot(t, mm.merged_fraction(np.stack(d["agree_test_train"]), KAPPA), color=col, label=site)
-        axes[1, 2].plot(t, mm.merged_fraction(np.stack(d["disagree_train_train"]), KAPPA), color=col, label=site)
-        if rec.states["epoch"]:
-            k = list(mm.KAPPAS).index(KAPPA)
-            axes[1, 0].semilogy(rec.states["epoch"], np.stack(rec.states[site]["n_states"])[:, k], "o-",
-                                color=col, ms=3, label=site)
-    axes[0, 2].plot(result.epochs, result.test_acc, color="k", ls=":", label="test accuracy")
+        axes[0, 0].plot(t, arrays[f"{site}/M_test"], color=col, label=site)
+        axes[0, 0].plot(t, arrays[f"{site}/M_train"], color=col, ls="--")
+        axes[0, 1].plot(t, arrays[f"{site}/rho_test"], color=col, label=site)
+        axes[0, 1].plot(t, arrays[f"{site}/rho_test_train"], color=col, ls=":")
+        axes[0, 2].plot(t, arrays[f"{site}/assignment_accuracy"], color=col, label=site)
+        axes[1, 0].semilogy(arrays["state_epochs"], arrays[f"{site}/n_states"][:, k], "o-", color=col, ms=3,
+                            label=site)
+        for group, ls in styles.items():
+            d = arrays[f"{site}/pair_distances_{group}"]
+            axes[1, 1].plot(t, np.median(d, axis=1), color=col, ls=ls)
+            axes[1, 2].plot(t, mm.merged_fraction(d, FIGURE_KAPPA), color=col, ls=ls)
+    axes[0, 2].plot(t, arrays["test_acc"], color="k", ls=":", label="test accuracy")
     for ref, name in ((P, "P"), (P * (P + 1) // 2, "P(P+1)/2"), (P * P, "P²")):
         axes[1, 0].axhline(ref, color="k", lw=0.6, ls=":")
         axes[1, 0].text(0, ref, name, fontsize=7, va="bottom")
-    titles = ("merging score M (solid test, dashed train)", "distance ratio ρ (solid test, dotted test→train)",
-              "nearest-centroid assignment accuracy",
-              f"state count, complete linkage at {KAPPA}·r(t)",
-              f"merged fraction (d/r < {KAPPA}): solid agreeing test–train,\ndashed agreeing train–train"
-              " (theory: A_low = 0, may merge)",
-              "merged fraction, disagreeing train–train\n(theory: A_low > 0, never merges)")
+    axes[1, 1].axhline(FIGURE_KAPPA, color="k", lw=0.6)
+    titles = ("chance-corrected merging score M (solid test, dashed train)",
+              "distance ratio ρ (solid test, dotted test→train)",
+              "nearest train-centroid assignment accuracy of test points",
+              f"state count, complete linkage cut at {FIGURE_KAPPA}·r(t)",
+              "median pair distance d/r: agreeing test–train (solid),\nagreeing train–train (dashed), "
+              "disagreeing train–train (dotted)",
+              f"merged fraction (d/r < {FIGURE_KAPPA}), same line styles; theory (eq. 7):\n"
+              "agreeing A_low = 0 may merge, disagreeing A_low > 0 never merge")
     for ax, title in zip(axes.ravel(), titles):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
         shade_phases(ax, phases)
     axes[0, 0].legend(fontsize=7)
-    axes[1, 2].set_ylim(-0.02, 1.02)
-    fig.suptitle(f"representation mergers at '=' (P={P}, wd {result.config.weight_decay}, seed {result.config.seed})")
+    c = summary["config"]
+    fig.suptitle(f"representation mergers at '=' (P={P}, wd {c['weight_decay']}, seed {c['seed']})")
     save_figure(fig, stem)
     plt.close(fig)
+
+
+def replot(directory: Path) -> None:
+    """Redraw both figures from a finished run's ``results.npz`` and ``results.json``."""
+    arrays = dict(np.load(directory / "results.npz"))
+    summary = json.loads((directory / "results.json").read_text())
+    plot_progress(arrays, summary, directory / "progress")
+    plot_mergers(arrays, summary, directory / "mergers")
 
 
 def build_parser() -> ArgumentParser:
@@ -214,12 +229,13 @@ def build_parser() -> ArgumentParser:
                         "(the paper's wd); paper: P=113, frac 0.3, wd 1, 40k-epoch cap (Nanda et al.'s mainline)")
     p.add_argument("--seed", type=int, default=0, help="model initialisation seed")
     p.add_argument("--data-seed", type=int, default=0, help="train/test split seed")
-    p.add_argument("--P", type=int, default=None, help="override the modulus (a prime >= 3)")
-    p.add_argument("--train-frac", type=float, default=None, help="override the training fraction, in (0, 1)")
-    p.add_argument("--weight-decay", type=float, default=None, help="override the AdamW weight decay")
-    p.add_argument("--max-epochs", type=int, default=None, help="override the epoch cap")
-    p.add_argument("--eval-every", type=int, default=None,
-                   help="checkpoint interval in epochs after the dense early phase (preset: 100)")
+    p.add_argument("--P", type=int, default=argparse.SUPPRESS,
+                   help="override the modulus (a prime >= 3; preset value if omitted)")
+    p.add_argument("--train-frac", type=float, default=argparse.SUPPRESS, help="override the training fraction, in (0, 1)")
+    p.add_argument("--weight-decay", type=float, default=argparse.SUPPRESS, help="override the AdamW weight decay")
+    p.add_argument("--max-epochs", type=int, default=argparse.SUPPRESS, help="override the epoch cap")
+    p.add_argument("--eval-every", type=int, default=argparse.SUPPRESS,
+                   help="checkpoint interval in epochs after the dense early phase (presets: 100)")
     p.add_argument("--no-early-stop", action="store_true",
                    help="train to --max-epochs instead of stopping after test accuracy 0.99 plus a cleanup margin "
                         "of 0.5x that epoch")
@@ -235,6 +251,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--save-checkpoints", action="store_true",
                    help="also write every weight snapshot (float32) to checkpoints.npz")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--replot", type=Path, default=None, metavar="DIR",
+                   help="only redraw the figures of a finished run in DIR from its results files, then exit")
     p.add_argument("--out", type=Path, default=None,
                    help="output directory (default runs/modular_addition/<preset>_seed<seed>)")
     return p
@@ -242,10 +260,9 @@ def build_parser() -> ArgumentParser:
 
 def make_config(args) -> ModularConfig:
     overrides = {"seed": args.seed, "data_seed": args.data_seed}
-    for field, value in (("P", args.P), ("train_frac", args.train_frac), ("weight_decay", args.weight_decay),
-                         ("max_epochs", args.max_epochs), ("eval_every", args.eval_every)):
-        if value is not None:
-            overrides[field] = value
+    for field in ("P", "train_frac", "weight_decay", "max_epochs", "eval_every"):
+        if hasattr(args, field):  # given on the command line; otherwise the preset's value
+            overrides[field] = getattr(args, field)
     if args.no_early_stop:
         overrides["stop_test_acc"] = None
     config = preset_config(args.preset, **overrides)
@@ -255,6 +272,11 @@ def make_config(args) -> ModularConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.replot is not None:
+        if not (args.replot / "results.npz").is_file() or not (args.replot / "results.json").is_file():
+            raise ValueError(f"--replot needs a run directory with results.npz and results.json (got {args.replot})")
+        replot(args.replot)
+        return 0
     config = make_config(args)
     check_int("linkage_every", args.linkage_every, minimum=1)
     check_int("pair_samples", args.pair_samples, minimum=1)
@@ -291,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fallback = "neuron_logit"
         freqs = key_freqs[fallback]
     curves = progress_curves(result, freqs, progress=not args.no_progress)
-    phases = pm.phase_boundaries(result.epochs, result.test_loss)
+    finite = np.isfinite(result.test_loss)  # a diverged run is read up to its last finite checkpoint
+    phases = pm.phase_boundaries(result.epochs[finite], result.test_loss[finite])
     mech = pm.mechanistic_checks(resid_mid=acts["resid_mid"], mlp_post=acts["mlp_post"], weights=weights,
                                  labels=data.labels, train_mask=data.train_mask, test_mask=data.test_mask,
                                  freqs=freqs)
@@ -346,9 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    f"final_merged_fraction_kappa_{KAPPA}": {s: {g: merged[s][g][-1] for g in pairs} for s in SITES}},
     }
     atomic_write_json(out / "results.json", summary)
-    plot_progress(result, rec, curves, phases, freqs,
-                  pm.DEFAULT_KEY_FREQUENCY_RULE if fallback is None else f"{fallback}, fallback", out / "progress")
-    plot_mergers(result, rec, phases, out / "mergers")
+    replot(out)
     print(f"{result.status}: {result.message}; final test acc {result.test_acc[-1]:.4f}; "
           f"key frequencies {list(map(int, freqs))}; phases {phases.memorisation_end}/{phases.cleanup_start}/"
           f"{phases.cleanup_end}; wrote {out}")

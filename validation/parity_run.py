@@ -149,8 +149,8 @@ def run(config: RunConfig, *, progress: bool = True) -> dict:
         summary["analysis"] = "skipped: training diverged (non-finite loss)"
         return {"result": result, "summary": summary, "arrays": arrays, "data": data}
 
-    rows = result.tracked_epochs <= stopped
-    hidden, outs = result.tracked_hidden[rows, 0], result.tracked_output[rows, 0]
+    rows = int(np.searchsorted(result.tracked_epochs, stopped, side="right"))  # snapshots up to the stop
+    hidden, outs = result.tracked_hidden[:rows, 0], result.tracked_output[:rows, 0]  # views, no copy
     eps = config.eps_factor * std_norm(hidden, "pooled")
     started = time.perf_counter()
     history = state_count_history(hidden, data, eps=eps, outputs=outs, progress=progress)
@@ -342,30 +342,38 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=tuple(PRESETS), default="quick",
                         help="quick: snapshots/validation every 5 epochs; paper: every epoch (P25)")
-    knobs = parser.add_argument_group("experiment (default: the preset's value)")
-    knobs.add_argument("--epochs", type=int, help="training epochs (P25: 1000)")
-    knobs.add_argument("--seed", type=int, help="weight-initialisation seed")
-    knobs.add_argument("--data-seed", type=int, help="seed of the minibatch order and the validation sequences")
-    knobs.add_argument("--gain", type=float, help="Xavier-normal gain of every weight matrix (P25: 0.1)")
-    knobs.add_argument("--lr", type=float, help="SGD learning rate (P25: 0.02)")
-    knobs.add_argument("--hidden", type=int, help="hidden units P (P25: 100)")
-    knobs.add_argument("--L", type=int, help="longest training sequence; all 2^1 + ... + 2^L sequences are used")
-    knobs.add_argument("--batch-size", type=int, help="minibatch size; batches never mix lengths (P25: 128)")
-    knobs.add_argument("--loss", choices=("mse", "ce"), help="training loss (P25 main run: mse)")
-    knobs.add_argument("--nonlinearity", choices=("relu", "tanh"), help="recurrent nonlinearity")
-    knobs.add_argument("--h0", choices=("ones", "zeros"), help="initial hidden state (P25: ones)")
-    knobs.add_argument("--eps-factor", type=float,
-                       help="automaton merge distance eps = factor * ||std|| (std pooled over all snapshots; P25: 0.01)")
-    knobs.add_argument("--track-every", type=int, help="epochs between hidden-state snapshots (1 = every epoch)")
-    knobs.add_argument("--eval-every", type=int, help="epochs between validation-loss evaluations")
-    knobs.add_argument("--val-length", type=int, help="length of the main validation sequences (P25: 50)")
-    knobs.add_argument("--val-count", type=int, help="number of main validation sequences (P25: 100)")
-    knobs.add_argument("--long-lengths", type=_int_list,
-                       help="comma-separated lengths of the long validation sets (P25: 25,100,250,1000,2500,10000)")
-    knobs.add_argument("--long-count", type=int, help="sequences per long validation length (P25: 10)")
-    knobs.add_argument("--dtype", choices=("float32", "float64"), help="training precision")
+    knobs = parser.add_argument_group("experiment (default: the preset's value; shown for quick/paper)")
+
+    def knob(flag: str, help: str, **kwargs) -> None:
+        field = flag.lstrip("-").replace("-", "_")
+        shown = [",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+                 for v in (getattr(preset, field) for preset in PRESETS.values())]
+        shown = shown[0] if len(set(shown)) == 1 else "/".join(shown)
+        knobs.add_argument(flag, help=f"{help} [{shown}]", default=argparse.SUPPRESS, **kwargs)
+
+    knob("--epochs", "training epochs", type=int)
+    knob("--seed", "weight-initialisation seed", type=int)
+    knob("--data-seed", "seed of the minibatch order and of the validation sequences", type=int)
+    knob("--gain", "Xavier-normal gain of every weight matrix", type=float)
+    knob("--lr", "SGD learning rate", type=float)
+    knob("--hidden", "hidden units P", type=int)
+    knob("--L", "longest training sequence; all 2^1 + ... + 2^L sequences are used", type=int)
+    knob("--batch-size", "minibatch size; batches never mix lengths", type=int)
+    knob("--loss", "training loss", choices=("mse", "ce"))
+    knob("--nonlinearity", "recurrent nonlinearity", choices=("relu", "tanh"))
+    knob("--h0", "initial hidden state", choices=("ones", "zeros"))
+    knob("--eps-factor", "automaton merge distance eps = factor * ||std|| (std pooled over all snapshots)",
+         type=float)
+    knob("--track-every", "epochs between hidden-state snapshots (1 = every epoch)", type=int)
+    knob("--eval-every", "epochs between validation-loss evaluations", type=int)
+    knob("--val-length", "length of the main validation sequences", type=int)
+    knob("--val-count", "number of main validation sequences", type=int)
+    knob("--long-lengths", "comma-separated lengths of the long validation sets", type=_int_list)
+    knob("--long-count", "sequences per long validation length", type=int)
+    knob("--dtype", "training precision", choices=("float32", "float64"))
     run_group = parser.add_argument_group("execution")
-    run_group.add_argument("--out", type=Path, help="output directory (default: runs/parity_run/PRESET)")
+    run_group.add_argument("--out", type=Path, default=argparse.SUPPRESS,
+                           help="output directory [runs/parity_run/PRESET]")
     run_group.add_argument("--threads", type=int, default=1,
                            help="torch intra-op threads; the single network's matmuls are too small to gain from more")
     run_group.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -385,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     threads = torch.get_num_threads()
     torch.set_num_threads(check_int("threads", args.threads, minimum=1))
-    out = args.out if args.out is not None else Path("runs") / "parity_run" / args.preset
+    out = getattr(args, "out", Path("runs") / "parity_run" / args.preset)
     try:
         outcome = run(config, progress=not args.no_progress)
     finally:

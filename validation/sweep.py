@@ -1,10 +1,17 @@
 """Resumable parameter sweeps: run a list of tasks serially, on local processes or on a Dask cluster.
 
 A *task* is a JSON-able ``dict`` (its configuration) handed to a module-level
-function ``task_fn(task) -> dict[str, array]``. Every experiment of the toolkit
-that sweeps a grid uses this engine; one task should be a unit of work worth
-shipping to a worker (for the phase diagram: one ensemble of networks, not one
-network).
+function ``task_fn(task) -> dict[str, array]``. Experiments that sweep a grid
+use this engine; one task should be a unit of work worth shipping to a worker
+(for the phase diagram: one ensemble of networks, not one network)::
+
+    outcome = run_sweep(my_task, [{"x": x, "seed": 0} for x in grid], "runs/my_sweep",
+                        sweep_config={"experiment": "my_sweep", "epochs": 100},
+                        executor="processes", workers=2)
+    outcome.results[i]["metric"]        # arrays returned by my_task(tasks[i])
+
+(``"processes"`` uses the ``spawn`` start method: a calling *script* must guard its
+entry point with ``if __name__ == "__main__":``.)
 
 On-disk layout of an output directory ``OUT``::
 
