@@ -40,7 +40,7 @@ __all__ = [
     "critical_prefix_length", "exact_agreeing_final_distance", "final_distance", "fit_rates",
     "fixed_points", "h_final_2024", "integrate_per_continuation", "integrate_reduced",
     "integrate_reduced_batched", "integrate_three_scalar", "integrate_three_scalar_batched",
-    "integrate_two_point_2024", "invariant_matrix", "merger_condition", "phase_portrait",
+    "integrate_two_point_2024", "integrate_vector_flow", "invariant_matrix", "merger_condition", "phase_portrait",
     "rhs_per_continuation", "rhs_reduced", "rhs_three_scalar", "save_phase_portrait",
     "shared_continuations", "w_nullcline", "will_merge", "y_from_a_high",
 ]

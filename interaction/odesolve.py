@@ -30,6 +30,28 @@ def check_rates(N: Any, tau_h: Any, tau_y: Any) -> tuple[np.ndarray, np.ndarray,
     return N, check_positive("tau_h", tau_h), check_positive("tau_y", tau_y)
 
 
+class EffectiveRates:
+    """Mixin for systems with fields ``N``, ``tau_h``, ``tau_y``: the compact rates of the spec.
+
+    ``a = 1/τ_h`` (with ``1/τ_h = 1/τ_h1 + 1/τ_h2``), ``b = 1/(N τ_y)``, ``r = a/b = N τ_y/τ_h``.
+    """
+
+    @property
+    def a(self) -> float:
+        """``a = 1/τ_h``."""
+        return 1.0 / self.tau_h
+
+    @property
+    def b(self) -> float:
+        """``b = 1/(N τ_y)``."""
+        return 1.0 / (self.N * self.tau_y)
+
+    @property
+    def r(self) -> float:
+        """``r = a/b = N τ_y/τ_h``."""
+        return self.N * self.tau_y / self.tau_h
+
+
 @dataclass
 class OdeResult:
     """Solution of an initial-value problem, with ``scipy.integrate.solve_ivp``'s fields.
@@ -57,6 +79,22 @@ class OdeResult:
     @property
     def success(self) -> bool:
         return self.status >= 0
+
+
+class HYWResult(OdeResult):
+    """An :class:`OdeResult` whose rows are ``(H, Y, W)``: ``.H``, ``.Y``, ``.W`` name them."""
+
+    @property
+    def H(self) -> np.ndarray:
+        return self.y[0]
+
+    @property
+    def Y(self) -> np.ndarray:
+        return self.y[1]
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.y[2]
 
 
 class _PublicSolution:

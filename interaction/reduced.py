@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from .checks import check_choice, check_finite, check_nonnegative, check_positive
 from .closed_form import _a_high
-from .odesolve import OdeResult, check_rates, solve
+from .odesolve import EffectiveRates, OdeResult, check_rates, solve
 
 
 @njit(cache=True, error_model="numpy")
@@ -92,7 +92,7 @@ def y_from_a_high(H: ArrayLike, A_high: ArrayLike, *, N: ArrayLike, tau_h: Array
 
 
 @dataclass(frozen=True)
-class ReducedSystem:
+class ReducedSystem(EffectiveRates):
     """Parameters of P25 eq. 23: the invariants ``A_high``, ``A_low >= 0`` and the rates."""
 
     A_high: float
@@ -105,18 +105,6 @@ class ReducedSystem:
         check_finite("A_high", self.A_high)
         check_nonnegative("A_low", self.A_low)
         check_rates(self.N, self.tau_h, self.tau_y)
-
-    @property
-    def a(self) -> float:
-        return 1.0 / self.tau_h
-
-    @property
-    def b(self) -> float:
-        return 1.0 / (self.N * self.tau_y)
-
-    @property
-    def r(self) -> float:
-        return self.N * self.tau_y / self.tau_h
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         return np.array(rhs_reduced(y[0], y[1], self.A_high, self.A_low, self.a, self.b))

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from .checks import check_choice, check_finite, check_nonnegative, check_positive
-from .odesolve import OdeResult, check_rates, solve
+from .odesolve import EffectiveRates, HYWResult, OdeResult, check_rates, solve
 
 
 @njit(cache=True, error_model="numpy")
@@ -122,7 +122,7 @@ def rhs_per_continuation_signed(d: float, qi: np.ndarray, vi: np.ndarray, Si: np
 
 
 @dataclass(frozen=True)
-class ThreeScalarSystem:
+class ThreeScalarSystem(EffectiveRates):
     """Parameters of P25 eq. 20: target second moment ``S``, shared continuations ``N`` and the rates.
 
     ``N`` may be non-integer (e.g. an expected count); it must be ``>= 1``.
@@ -136,21 +136,6 @@ class ThreeScalarSystem:
     def __post_init__(self) -> None:
         check_nonnegative("S", self.S)
         check_rates(self.N, self.tau_h, self.tau_y)
-
-    @property
-    def a(self) -> float:
-        """``a = 1/τ_h``."""
-        return 1.0 / self.tau_h
-
-    @property
-    def b(self) -> float:
-        """``b = 1/(N τ_y)``."""
-        return 1.0 / (self.N * self.tau_y)
-
-    @property
-    def r(self) -> float:
-        """``r = a/b = N τ_y/τ_h``."""
-        return self.N * self.tau_y / self.tau_h
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         """``d(H, Y, W)/dt`` in ``solve_ivp``'s ``fun(t, y)`` convention."""
@@ -168,20 +153,8 @@ class ThreeScalarSystem:
         return jac_three_scalar_signed(z[0], z[1], z[2], self.S, self.a, self.b)
 
 
-class ThreeScalarResult(OdeResult):
+class ThreeScalarResult(HYWResult):
     """Solution of P25 eq. 20: ``.t``, ``.y`` (rows H, Y, W), ``.H``, ``.Y``, ``.W`` and scipy's fields."""
-
-    @property
-    def H(self) -> np.ndarray:
-        return self.y[0]
-
-    @property
-    def Y(self) -> np.ndarray:
-        return self.y[1]
-
-    @property
-    def W(self) -> np.ndarray:
-        return self.y[2]
 
 
 def _signed_to_public(z: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .checks import check_finite, check_nonnegative, check_positive
-from .odesolve import OdeResult, check_rates, solve
+from .odesolve import HYWResult, check_rates, solve
 
 
 def _check_etas(eta_h: Any, eta_y: Any, dx2: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -105,20 +105,8 @@ class TwoPoint2024System:
         ])
 
 
-class TwoPoint2024Result(OdeResult):
+class TwoPoint2024Result(HYWResult):
     """Solution of the 2024 system: ``.t``, ``.y`` (rows h, y, w) and ``.H``, ``.Y``, ``.W`` (= h, y, w)."""
-
-    @property
-    def H(self) -> np.ndarray:
-        return self.y[0]
-
-    @property
-    def Y(self) -> np.ndarray:
-        return self.y[1]
-
-    @property
-    def W(self) -> np.ndarray:
-        return self.y[2]
 
 
 def integrate_two_point_2024(h0: float, y0: float, w0: float, *, eta_h: float, eta_y: float,

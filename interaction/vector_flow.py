@@ -23,7 +23,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .checks import check_choice, check_finite, check_interval, check_positive
-from .odesolve import METHODS, OdeResult
+from .odesolve import EffectiveRates, METHODS, OdeResult
 
 
 def _check_pair(dh: Any, D: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,7 +72,7 @@ def loss_gradients(h1: Any, h2: Any, ybar: Any, D: Any, ystar1: Any, ystar2: Any
 
 
 @dataclass(frozen=True)
-class VectorFlowSystem:
+class VectorFlowSystem(EffectiveRates):
     """The pair's vector gradient flow in ``(dh, D)`` (spec §2.8) for fixed targets ``ỹ_i``.
 
     ``targets`` has shape (N, p); ``tau_h`` is the combined ``1/τ_h = 1/τ_h1 + 1/τ_h2``.
@@ -97,18 +97,6 @@ class VectorFlowSystem:
     @property
     def N(self) -> int:
         return self.targets.shape[0]
-
-    @property
-    def a(self) -> float:
-        return 1.0 / self.tau_h
-
-    @property
-    def b(self) -> float:
-        return 1.0 / (self.N * self.tau_y)
-
-    @property
-    def r(self) -> float:
-        return self.N * self.tau_y / self.tau_h
 
     def pack(self, dh: np.ndarray, D: np.ndarray) -> np.ndarray:
         return np.concatenate([np.ravel(dh), np.ravel(D)])

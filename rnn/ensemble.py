@@ -124,6 +124,8 @@ class EnsembleResult:
     (with that epoch's readout); both NaN where the member had already stopped (or the
     run ended) before that epoch. ``validation_loss[name]``/``validation_accuracy[name]``
     ``(E, n_validation_epochs)`` at ``validation_epochs``, NaN after the member stopped.
+    ``tracked_params`` (only with ``track_params=True``): ``{name: (n_tracked, E, ...)}``, the
+    parameters at the start of each tracked epoch, NaN where the member had already stopped.
     """
 
     config: TrainConfig
@@ -143,6 +145,7 @@ class EnsembleResult:
     validation_loss: dict[str, np.ndarray]
     validation_accuracy: dict[str, np.ndarray]
     seconds: float = field(default=0.0)
+    tracked_params: dict[str, np.ndarray] | None = field(default=None)
 
     def __len__(self) -> int:
         return int(self.seeds.shape[0])
@@ -627,7 +630,7 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
                    track_epochs: Sequence[int] = (), track_data: SequenceSet | None = None,
                    validation: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                    validation_epochs: Sequence[int] | None = None,
-                   progress: bool = False) -> EnsembleResult:
+                   track_params: bool = False, progress: bool = False) -> EnsembleResult:
     """Train one network per ``(seeds[e], gains[e])`` on ``data`` as one batched computation.
 
     Parameters
@@ -639,6 +642,8 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
     track_epochs : epochs k in ``[0, max_epochs]`` at whose start (after k epochs of updates)
         the states of ``h_0`` and of every ``track_data`` sequence are stored.
     track_data : sequences to track (default: all sequences of length 1..L, L = ``data.max_length``).
+    track_params : also store every parameter at the tracked epochs (``tracked_params``), for
+        measurements that need the network itself along training (Jacobian-vector products).
     validation : named validation sets ``{name: (tokens (B, T), targets (B,))}`` of equal-length
         sequences, evaluated (loss and accuracy, as ``evaluate``) at the start of the epochs
         ``validation_epochs`` (default: every epoch).
@@ -681,6 +686,8 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
                       dtype=initial["W_hh"].dtype)
     tracked_out = np.full(tracked.shape[:3] + (config.n_out,), np.nan, dtype=tracked.dtype)
     track_row = {int(k): i for i, k in enumerate(track_epochs)}
+    tracked_params = ({k: np.full((track_epochs.size,) + v.shape, np.nan, dtype=v.dtype)
+                       for k, v in initial.items()} if track_params else None)
     val_row = {int(k): i for i, k in enumerate(val_epochs)}
     val_loss = {name: np.full((n_members, val_epochs.size), np.nan) for name in val_sets}
     val_acc = {name: np.full((n_members, val_epochs.size), np.nan) for name in val_sets}
@@ -711,6 +718,9 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
                 snapshot = _track(params, track_plan, relu, workspace)
                 tracked[track_row[epoch], alive] = snapshot.numpy()
                 tracked_out[track_row[epoch], alive] = _readout(params, snapshot).numpy()
+                if tracked_params is not None:
+                    for k, v in params.items():
+                        tracked_params[k][track_row[epoch], alive] = v.numpy()
                 if full_batch:  # the tracking pass reused the state buffer
                     states, h_final, _, _, dy = _loss_on(params, full_plan, full_targets, config.loss,
                                                          relu, workspace, want_grad=True)
@@ -757,4 +767,5 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
         status=status, epochs=epochs, train_loss=history.loss[:, :n_columns].copy(),
         train_accuracy=history.accuracy[:, :n_columns].copy(), tracked_epochs=track_epochs,
         tracked_hidden=tracked, tracked_output=tracked_out, validation_epochs=val_epochs,
-        validation_loss=val_loss, validation_accuracy=val_acc, seconds=time.perf_counter() - started)
+        validation_loss=val_loss, validation_accuracy=val_acc, seconds=time.perf_counter() - started,
+        tracked_params=tracked_params)

@@ -437,8 +437,6 @@ def _train_and_measure(config: PairDynamicsConfig, data, targets, out: Path, pro
 
 def run(config: PairDynamicsConfig, out: Path, *, progress: bool = True) -> dict[str, Any]:
     """Run the whole experiment (module docstring) and write its files into ``out``; return the summary."""
-    import torch
-
     from rnn.automaton import std_norm
     from rnn.contraction import estimate_contraction
     from rnn.ensemble import hidden_states
