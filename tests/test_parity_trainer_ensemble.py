@@ -222,3 +222,19 @@ def test_prefix_shared_gradients_for_other_alphabets(n_tokens):
                                        [leaves[k] for k in TRAINED])
         for k, g in zip(TRAINED, expected):
             np.testing.assert_allclose(grads[k][i].numpy(), g.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_tracked_params_equal_final_params_of_shorter_runs():
+    data = all_sequences(4)
+    targets = parity(data.tokens)
+    base = dict(hidden=8, max_epochs=6, dtype="float64")
+    res = train_ensemble(data, targets, config=TrainConfig(**base), seeds=[1, 2], gains=[0.5, 0.9],
+                         track_epochs=[0, 3, 6], track_params=True)
+    assert res.tracked_params is not None
+    for row, k in enumerate(res.tracked_epochs):
+        short = train_ensemble(data, targets, config=TrainConfig(**{**base, "max_epochs": int(k)}),
+                               seeds=[1, 2], gains=[0.5, 0.9])
+        for name, value in short.params.items():
+            np.testing.assert_allclose(res.tracked_params[name][row], value, rtol=0, atol=1e-12)
+    untracked = train_ensemble(data, targets, config=TrainConfig(**base), seeds=[1], gains=[0.5])
+    assert untracked.tracked_params is None
