@@ -163,12 +163,7 @@ def distance_ratio(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = 
     from ``n_samples`` uniformly drawn same-class and as many different-class pairs (seeded).
     """
     H, labels = _rows(H, labels, mask)
-    if n_samples is None:
-        same, diff = _exact_means(H, labels, H, labels, True, check_int("chunk", chunk, minimum=1))
-    else:
-        n_samples = check_int("n_samples", n_samples, minimum=1)
-        same, diff = _sampled_means(H, labels, H, labels, True, n_samples, np.random.default_rng(seed))
-    return float(same / diff)
+    return _same_over_different(H, labels, H, labels, True, n_samples, seed, chunk)
 
 
 def cross_distance_ratio(H: np.ndarray, labels: np.ndarray, from_mask: np.ndarray, to_mask: np.ndarray, *,
@@ -177,11 +172,17 @@ def cross_distance_ratio(H: np.ndarray, labels: np.ndarray, from_mask: np.ndarra
     points (e.g. train) of their own class over that to points of other classes."""
     X, lx = _rows(H, labels, from_mask)
     Y, ly = _rows(H, labels, to_mask)
+    return _same_over_different(X, lx, Y, ly, False, n_samples, seed, chunk)
+
+
+def _same_over_different(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.ndarray, within: bool,
+                         n_samples: int | None, seed: int, chunk: int) -> float:
+    """Mean same-class over mean different-class distance between rows of X and Y: exact or sampled."""
     if n_samples is None:
-        same, diff = _exact_means(X, lx, Y, ly, False, check_int("chunk", chunk, minimum=1))
+        same, diff = _exact_means(X, lx, Y, ly, within, check_int("chunk", chunk, minimum=1))
     else:
         n_samples = check_int("n_samples", n_samples, minimum=1)
-        same, diff = _sampled_means(X, lx, Y, ly, False, n_samples, np.random.default_rng(seed))
+        same, diff = _sampled_means(X, lx, Y, ly, within, n_samples, np.random.default_rng(seed))
     return float(same / diff)
 
 
