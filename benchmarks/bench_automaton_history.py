@@ -1,4 +1,4 @@
-"""Per-epoch automaton state counts: ``rnn.automaton.state_count_history`` against plain baselines.
+"""Per-epoch automaton state counts: ``rnn.automata.extraction.state_count_history`` against plain baselines.
 
 Synthetic hidden-state history of the P25 main-run size (all 2046 sequences of length
 1..10 plus ``h_0``, 100 units): the epochs move from the hidden states of a random
@@ -23,9 +23,9 @@ import torch
 
 from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser, run_cli
-from rnn import elman
-from rnn.automaton import state_count_history, std_norm
-from rnn.parity_data import all_sequences, parity
+from rnn.parity import elman
+from rnn.automata import state_count_history, std_norm
+from rnn.parity.data import all_sequences, parity
 
 
 def synthetic_history(n_epochs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, object]:

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser, run_cli
-from rnn.modular_data import modular_addition_data
-from rnn.modular_transformer import ModularTransformer
+from rnn.modular.data import modular_addition_data
+from rnn.modular.transformer import ModularTransformer
 
 PROG = "python -m benchmarks.bench_modular"
 

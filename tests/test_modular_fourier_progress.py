@@ -1,13 +1,13 @@
-"""Fourier basis and Nanda et al.'s progress measures (rnn/fourier.py, rnn/progress_measures.py)."""
+"""Fourier basis and Nanda et al.'s progress measures (rnn/modular/fourier.py, rnn/modular/progress.py)."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnn import progress_measures as pm
-from rnn.fourier import (basis_names, fourier_basis, fourier_transform, fourier_transform_2d, frequency_norms,
+from rnn.modular import progress as pm
+from rnn.modular.fourier import (basis_names, fourier_basis, fourier_transform, fourier_transform_2d, frequency_norms,
                          sum_directions)
-from rnn.modular_data import modular_addition_data
+from rnn.modular.data import modular_addition_data
 
 PRIMES = (5, 7, 11, 13, 17, 19, 23)
 

@@ -1,12 +1,12 @@
-"""Representation-merger measurements (rnn/merger_metrics.py) against brute force and exact cases."""
+"""Representation-merger measurements (rnn/modular/mergers.py) against brute force and exact cases."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
-from rnn import merger_metrics as mm
-from rnn.modular_data import modular_addition_data
+from rnn.modular import mergers as mm
+from rnn.modular.data import modular_addition_data
 
 
 @given(st.sampled_from([5, 7, 11, 13]), st.integers(1, 12), st.integers(0, 2**31 - 1))

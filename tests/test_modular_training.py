@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from interaction.cliutil import run_cli
-from rnn import merger_metrics as mm
-from rnn.modular_data import modular_addition_data
-from rnn.modular_train import ModularConfig, checkpoint_epochs, preset_config, train
-from rnn.modular_transformer import SITES, ModularTransformer, model_from_weights
+from rnn.modular import mergers as mm
+from rnn.modular.data import modular_addition_data
+from rnn.modular.train import ModularConfig, checkpoint_epochs, preset_config, train
+from rnn.modular.transformer import SITES, ModularTransformer, model_from_weights
 from validation import modular_addition
 
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from rnn import automaton as A
-from rnn.parity_data import all_sequences, parity, sample_sequences
+from rnn import automata as A
+from rnn.parity.data import all_sequences, parity, sample_sequences
 
 
 def slow_grouping(X, eps, order):
@@ -154,7 +154,6 @@ def test_std_norm_conventions():
     assert A.std_norm(H, "pooled") == pytest.approx(pooled, rel=1e-12)
     assert A.std_norm(H, "final") == pytest.approx(final, rel=1e-12)
     assert A.std_norm(H[-1]) == pytest.approx(final, rel=1e-12)
-    assert A.std_scale is A.std_norm
 
 
 def test_bad_input_is_rejected():

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from rnn import automaton as A
-from rnn.parity_data import all_sequences, parity
-from rnn.random_dfa import CODE_NEW_STATE_PROBABILITY, dfa_targets, random_dfa
+from rnn import automata as A
+from rnn.parity.data import all_sequences, parity
+from rnn.automata.random_dfa import CODE_NEW_STATE_PROBABILITY, dfa_targets, random_dfa
 
 
 def behaviour_classes(dfa):
@@ -174,7 +174,7 @@ def test_draw_dfa_draws_every_state_and_refuses_huge_automata():
     matplotlib.use("Agg")
     from matplotlib.patches import Circle
 
-    from rnn.automaton_drawing import draw_dfa
+    from rnn.automata.drawing import draw_dfa
     d = A.minimize(random_dfa(6, seed=2))
     ax = draw_dfa(d)
     circles = [p for p in ax.patches if isinstance(p, Circle)]

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnn import elman
-from rnn.contraction import contraction_ratios, estimate_contraction, reachable_states
+from rnn.parity import elman
+from rnn.measure.contraction import contraction_ratios, estimate_contraction, reachable_states
 
 
 def permutation_network(c, P=20, seed=0):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rnn.automaton import DFA, parity_dfa
-from rnn.merged_pairs import future_classes, merged_pair_indices, merged_pairs
-from rnn.parity_data import all_sequences, parity, sample_sequences
-from rnn.random_dfa import random_dfa
+from rnn.automata import DFA, parity_dfa
+from rnn.measure.merged_pairs import future_classes, merged_pair_indices, merged_pairs
+from rnn.parity.data import all_sequences, parity, sample_sequences
+from rnn.automata.random_dfa import random_dfa
 
 
 def brute_force(labels, data, target):

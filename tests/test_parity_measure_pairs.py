@@ -4,9 +4,9 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from rnn import elman
-from rnn.pair_measurements import measure_pairs, measure_pairs_over_training, pair_measurements, plan_pairs
-from rnn.parity_data import all_sequences, parity, sample_sequences
+from rnn.parity import elman
+from rnn.measure.pairs import measure_pairs, measure_pairs_over_training, pair_measurements, plan_pairs
+from rnn.parity.data import all_sequences, parity, sample_sequences
 
 
 @pytest.fixture(autouse=True)

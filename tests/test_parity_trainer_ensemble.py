@@ -5,10 +5,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnn import elman
-from rnn.ensemble import (EnsembleResult, TrainConfig, evaluate, hidden_states, loss_and_gradients,
+from rnn.parity import elman
+from rnn.parity.ensemble import (EnsembleResult, TrainConfig, evaluate, hidden_states, loss_and_gradients,
                           paper_minibatches, stack_params, train_ensemble)
-from rnn.parity_data import SequenceSet, all_sequences, parity, random_sequences, sample_sequences
+from rnn.parity.data import SequenceSet, all_sequences, parity, random_sequences, sample_sequences
 
 TRAINED = ("W_ih", "b_ih", "W_hh", "b_hh", "W_hy", "b_hy")
 

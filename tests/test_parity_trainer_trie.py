@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnn.parity_data import all_sequences
-from rnn.prefix_trie import build_trie
+from rnn.parity.data import all_sequences
+from rnn.parity.prefix_trie import build_trie
 
 
 @st.composite

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interaction.boundary import merger_condition, shared_continuations
-from rnn.parity_data import all_sequences
+from rnn.parity.data import all_sequences
 from validation.boundary_fit import agreement, fit_merger_constant, merger_score, predicted_regime
 
 

@@ -10,7 +10,8 @@ import torch
 from hypothesis import given, strategies as st
 
 from interaction import artifacts, checks
-from rnn import elman, parity_data
+from rnn.parity import elman
+from rnn.parity import data as parity_data
 
 
 # --- checks -----------------------------------------------------------------------------

@@ -3,10 +3,10 @@
     python -m validation.merger_phase_diagram                 # quick grid, < 5 min on 2 cores
     python -m validation.merger_phase_diagram --preset paper  # the 20 x 20 grid of P25 Fig. 9
 
-Streaming-parity RNNs (``rnn/elman.py``, ReLU, ``P = 100``) are trained from
+Streaming-parity RNNs (``rnn/parity/elman.py``, ReLU, ``P = 100``) are trained from
 Xavier-normal initialisations of gain ``g`` (the "initial weight scale", y axis)
 on a fraction ``p`` of all binary sequences of length 1..L (x axis; per length a
-``Binomial(2^l, p)`` draw of distinct sequences, ``rnn.parity_data.sample_sequences``)
+``Binomial(2^l, p)`` draw of distinct sequences, ``rnn.parity.data.sample_sequences``)
 until the training loss falls below a threshold or an epoch cap is hit. Per
 network the results hold: accuracy and loss on random sequences much longer than
 any training sequence, the final training loss, epochs used, the status
@@ -14,13 +14,13 @@ any training sequence, the final training loss, epochs used, the status
 non-finite loss, whose metrics are NaN rather than a number), the raw and
 Hopcroft-minimised state counts of the automaton extracted at
 ``eps = factor·‖std‖`` of the final hidden states of all 2^1 + … + 2^L sequences
-plus ``h_0`` (``rnn.automaton``), whether it is finite and whether its minimised
+plus ``h_0`` (``rnn.automata.extraction``), whether it is finite and whether its minimised
 form is equivalent to the task automaton (parity: the 2-state automaton), and
-the contraction factor ``G`` of the initial network (``rnn.contraction``).
+the contraction factor ``G`` of the initial network (``rnn.measure.contraction``).
 
 Work split. One sweep task is one (data fraction, replicate): one data draw and
 one ensemble with every gain as a member, trained as a single batched
-computation (``rnn.ensemble.train_ensemble``). Seeds are derived from ``--seed``
+computation (``rnn.parity.ensemble.train_ensemble``). Seeds are derived from ``--seed``
 and the task's configuration only: the initial weights depend on (seed,
 replicate) — so along a row of the diagram only the data change, and different
 gains are the same random matrices scaled — the data draw and minibatch order on
@@ -172,10 +172,10 @@ def task_seeds(seed: int, replicate: int, fraction: float) -> dict[str, Any]:
 
 
 def _task_automaton(task: str, seed: int):
-    from rnn.automaton import parity_dfa
+    from rnn.automata import parity_dfa
     if task == "parity":
         return parity_dfa()
-    from rnn.random_dfa import random_dfa
+    from rnn.automata.random_dfa import random_dfa
     return random_dfa(seed=seed)
 
 
@@ -183,10 +183,10 @@ def run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
     """Train and measure one ensemble (one fraction, one replicate, every gain); see module docstring."""
     import torch
 
-    from rnn.automaton import equivalent, extract_automaton, minimize, std_norm
-    from rnn.contraction import estimate_contraction
-    from rnn.ensemble import TrainConfig, evaluate, hidden_states, train_ensemble
-    from rnn.parity_data import all_sequences, random_sequences, sample_sequences
+    from rnn.automata import equivalent, extract_automaton, minimize, std_norm
+    from rnn.measure.contraction import estimate_contraction
+    from rnn.parity.ensemble import TrainConfig, evaluate, hidden_states, train_ensemble
+    from rnn.parity.data import all_sequences, random_sequences, sample_sequences
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

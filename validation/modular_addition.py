@@ -34,12 +34,12 @@ from tqdm.auto import tqdm
 from interaction.artifacts import atomic_savez, atomic_write_json, provenance, save_figure
 from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser, run_cli
-from rnn import merger_metrics as mm
-from rnn import progress_measures as pm
-from rnn.fourier import check_prime
-from rnn.modular_data import modular_addition_data
-from rnn.modular_train import PRESETS, ModularConfig, TrainResult, checkpoint_epochs, preset_config, train
-from rnn.modular_transformer import SITES, model_from_weights
+from rnn.modular import mergers as mm
+from rnn.modular import progress as pm
+from rnn.modular.fourier import check_prime
+from rnn.modular.data import modular_addition_data
+from rnn.modular.train import PRESETS, ModularConfig, TrainResult, checkpoint_epochs, preset_config, train
+from rnn.modular.transformer import SITES, model_from_weights
 
 PROG = "python -m validation.modular_addition"
 KAPPA = 0.1  # merged-pair threshold reported in results.json (spec §2.2 uses 0.05, 0.1, 0.3)

@@ -5,11 +5,11 @@
 
 What it does (spec §1–2, §2.8, §2.10, §4.1, P25 §4–5 and App. D):
 
-1. **A training run.** One Elman RNN (``rnn/elman.py``; paper settings by default: ReLU,
+1. **A training run.** One Elman RNN (``rnn/parity/elman.py``; paper settings by default: ReLU,
    ``P = 100``, Xavier gain 0.1, ``h_0`` = ones, MSE on one-hot targets, SGD lr 0.02,
    batch 128, the per-length minibatch protocol of P25 §C.1, all sequences of length
-   1..10) trained by ``rnn.snapshots.train_with_snapshots`` (member-for-member
-   ``rnn.ensemble.train_ensemble``), keeping the parameters every ``--snapshot-every``
+   1..10) trained by ``rnn.parity.snapshots.train_with_snapshots`` (member-for-member
+   ``rnn.parity.ensemble.train_ensemble``), keeping the parameters every ``--snapshot-every``
    epochs. Gain, task (parity or a seeded random regular task, P25 §D.5), data
    fraction, loss and the full-batch protocol (gradient descent, closest to the
    theory's gradient flow) are selectable.
@@ -17,7 +17,7 @@ What it does (spec §1–2, §2.8, §2.10, §4.1, P25 §4–5 and App. D):
    ``--pairs-per-cell`` *agreeing* pairs (the same target on every shared continuation,
    ``S = 0``) and as many *disagreeing* pairs. Along training their ``H = ‖dh‖²``,
    ``Y``, ``W``, ``S``, ``N`` and the App. D.2 Taylor ratio are measured by
-   ``rnn.pair_measurements`` (Jacobian–vector products through every shared continuation).
+   ``rnn.measure.pairs`` (Jacobian–vector products through every shared continuation).
 3. **Rates.** The effective rates ``τ_h, τ_y`` of P25 eq. 20 are fitted by least squares
    (``interaction.fit.fit_rates``) to the measured ``(H, Y, W)`` trajectories: pooled over a
    random *calibration* half of the pairs, and pair by pair for ``--fit-pairs`` pairs.
@@ -32,7 +32,7 @@ What it does (spec §1–2, §2.8, §2.10, §4.1, P25 §4–5 and App. D):
    measured at epoch 0 and, separately, at ``--late-epoch``, with ``r = N τ_y/τ_h`` from
    the pooled fit. Observation: the final distance ``‖dh‖ < ε`` with ``ε = --eps-factor ·
    ‖std‖``, ``‖std‖`` pooled over all snapshots and all training sequences plus ``h_0``
-   (the automaton-extraction threshold of the P25 main run, ``rnn.automaton.std_norm``).
+   (the automaton-extraction threshold of the P25 main run, ``rnn.automata.extraction.std_norm``).
    The confusion matrix is reported on the pairs held out from the pooled fit (and on all
    pairs), broken down by ``min(m1, m2)`` (the Fig. 7 regime), together with a rate-free
    check (how well ``H0²/(N Y0)`` — the quantity the sign of ``A_high`` thresholds —
@@ -216,7 +216,7 @@ def pair_taylor_ratio(taylor_ratio: np.ndarray, dy: np.ndarray, pair: np.ndarray
     """Per pair and snapshot: ``sqrt(Σ_i ‖second_i‖²) / sqrt(Σ_i ‖first_i‖²)`` (P25 App. D.2).
 
     ``first_i = ½ J_i dh`` and ``second_i = taylor_ratio_i · ‖first_i‖`` per continuation
-    (``rnn.pair_measurements``); continuations with a vanishing first-order term are left out.
+    (``rnn.measure.pairs``); continuations with a vanishing first-order term are left out.
     ``taylor_ratio`` ``(S, K)``, ``dy`` ``(S, K, O)``, ``pair`` ``(K,)`` → ``(S, n_pairs)``.
     """
     first = 0.5 * np.linalg.norm(dy, axis=-1)
@@ -307,18 +307,18 @@ def fit_pair_rates(t: np.ndarray, H: np.ndarray, Y: np.ndarray, W: np.ndarray, S
 
 def _task_data(config: PairDynamicsConfig, rng: np.random.Generator):
     """Training sequences and targets of the task (all sequences, or a per-length Binomial draw)."""
-    from rnn.parity_data import all_sequences, parity, sample_sequences
+    from rnn.parity.data import all_sequences, parity, sample_sequences
     data = all_sequences(config.L) if config.fraction == 1.0 else sample_sequences(config.L, config.fraction, rng)
     if config.task == "parity":
         return data, parity(data.tokens), "parity"
-    from rnn.random_dfa import dfa_targets, random_dfa
+    from rnn.automata.random_dfa import dfa_targets, random_dfa
     dfa = random_dfa(seed=config.seed)
     return data, dfa_targets(dfa, data), f"random DFA (seed {config.seed}, {dfa.n_states} states)"
 
 
 def _select_pairs(data, targets, rng: np.random.Generator, config: PairDynamicsConfig):
     """Per length cell, up to ``pairs_per_cell`` agreeing (``S = 0``) and as many disagreeing pairs with ``N >= 1``."""
-    from rnn.pair_measurements import plan_pairs
+    from rnn.measure.pairs import plan_pairs
     cand = candidate_pairs(data.lengths, rng, per_cell=8 * config.pairs_per_cell, min_length=config.min_length)
     plan = plan_pairs(data, targets, [(data.sequence(i), data.sequence(j)) for i, j in cand],
                       n_out=int(max(2, targets.max() + 1)))
@@ -348,7 +348,7 @@ def _theory_curve(H0: float, Y0: float, W0: float, *, S: float, N: float, fit: R
 
 @dataclass(frozen=True)
 class _Measured:
-    """The per-pair measurements the analysis needs (``rnn.pair_measurements.PairMeasurements`` subset)."""
+    """The per-pair measurements the analysis needs (``rnn.measure.pairs.PairMeasurements`` subset)."""
 
     H: np.ndarray
     Y: np.ndarray
@@ -384,9 +384,9 @@ def _train_and_measure(config: PairDynamicsConfig, data, targets, out: Path, pro
 
     import torch
 
-    from rnn.ensemble import TrainConfig
-    from rnn.pair_measurements import measure_pairs_over_training, plan_pairs
-    from rnn.snapshots import SnapshotRun, train_with_snapshots
+    from rnn.parity.ensemble import TrainConfig
+    from rnn.measure.pairs import measure_pairs_over_training, plan_pairs
+    from rnn.parity.snapshots import SnapshotRun, train_with_snapshots
 
     key = json.dumps({f: getattr(config, f) for f in _STAGE_FIELDS}, sort_keys=True)
     train_config = TrainConfig(hidden=config.hidden, nonlinearity=config.nonlinearity, loss=config.loss,
@@ -437,9 +437,9 @@ def _train_and_measure(config: PairDynamicsConfig, data, targets, out: Path, pro
 
 def run(config: PairDynamicsConfig, out: Path, *, progress: bool = True) -> dict[str, Any]:
     """Run the whole experiment (module docstring) and write its files into ``out``; return the summary."""
-    from rnn.automaton import std_norm
-    from rnn.contraction import estimate_contraction
-    from rnn.ensemble import hidden_states
+    from rnn.automata import std_norm
+    from rnn.measure.contraction import estimate_contraction
+    from rnn.parity.ensemble import hidden_states
 
     started = time.perf_counter()
     data, targets, task_name = _task_data(config, np.random.default_rng([config.seed, 1]))

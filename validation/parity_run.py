@@ -3,9 +3,9 @@
     python -m validation.parity_run                    # 1000 epochs, snapshots every 5 epochs (~ minutes)
     python -m validation.parity_run --preset paper     # snapshots and validation every epoch (~0.8 GB of states)
 
-One Elman RNN (``rnn/elman.py``: ReLU, 100 units, Xavier-normal gain 0.1, zero
+One Elman RNN (``rnn/parity/elman.py``: ReLU, 100 units, Xavier-normal gain 0.1, zero
 biases, ``h_0`` = ones) is trained on all 2046 binary sequences of length 1..10 to
-output their parity, with the paper protocol (``rnn.ensemble``, ``'paper'``: lengths
+output their parity, with the paper protocol (``rnn.parity.ensemble``, ``'paper'``: lengths
 1→10, shuffled minibatches of 128 that never mix lengths, SGD lr 0.02, MSE on
 one-hot targets), tracking at the start of epochs:
 
@@ -13,11 +13,11 @@ one-hot targets), tracking at the start of epochs:
   100 of length 50 and 10 each of lengths 25, 100, 250, 1000, 2500, 10000 (P25 Fig. 6:
   all lengths stay flat and then drop together);
 * the hidden states of all 2046 sequences plus ``h_0``, from which the automaton is
-  extracted (``rnn.automaton``: greedy leader grouping at ``eps = 0.01·‖std‖``, std
+  extracted (``rnn.automata.extraction``: greedy leader grouping at ``eps = 0.01·‖std‖``, std
   pooled over all tracked epochs and rows), giving the raw and Hopcroft-minimised
   state counts over training (P25 Fig. 4);
 
-and at the end: the merged-pair analysis of the final grouping (``rnn.merged_pairs``;
+and at the end: the merged-pair analysis of the final grouping (``rnn.measure.merged_pairs``;
 P25 §4.2 and Fig. 7: do all merged pairs agree on all futures, and which fraction of
 agreeing pairs merged per (length, length) cell), the final automaton, its minimised
 form (drawn; P25 Fig. 8: the 2-state parity automaton), whether that is equivalent
@@ -102,7 +102,7 @@ def _epochs(every: int, last: int) -> np.ndarray:
 
 def validation_sets(config: RunConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Random validation sequences, seeded by ``data_seed``: ``{"length N": (tokens, parity)}``."""
-    from rnn.parity_data import parity, random_sequences
+    from rnn.parity.data import parity, random_sequences
 
     rng = np.random.default_rng([config.data_seed, 1])
     sets = {config.val_length: random_sequences(config.val_length, config.val_count, rng)}
@@ -114,11 +114,11 @@ def validation_sets(config: RunConfig) -> dict[str, tuple[np.ndarray, np.ndarray
 
 def run(config: RunConfig, *, progress: bool = True) -> dict:
     """Train, track and analyse (see module docstring); returns arrays and a JSON-ready summary."""
-    from rnn.automaton import (equivalent, extract_automaton, fidelity, minimize, parity_dfa,
+    from rnn.automata import (equivalent, extract_automaton, fidelity, minimize, parity_dfa,
                                state_count_history, std_norm)
-    from rnn.ensemble import TrainConfig, outputs, train_ensemble
-    from rnn.merged_pairs import merged_pairs
-    from rnn.parity_data import all_sequences, parity
+    from rnn.parity.ensemble import TrainConfig, outputs, train_ensemble
+    from rnn.measure.merged_pairs import merged_pairs
+    from rnn.parity.data import all_sequences, parity
 
     data = all_sequences(config.L)
     train_config = TrainConfig(hidden=config.hidden, nonlinearity=config.nonlinearity, loss=config.loss,

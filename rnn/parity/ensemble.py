@@ -1,6 +1,6 @@
 """Train an ensemble of Elman RNNs on one data set as a single batched computation.
 
-Every member e is the network of ``rnn/elman.py`` (van Rossem & Saxe 2025, §C.1)
+Every member e is the network of ``rnn/parity/elman.py`` (van Rossem & Saxe 2025, §C.1)
 
     h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),   y = W_hy h_T + b_hy,
 
@@ -9,7 +9,7 @@ initialised by ``elman.init_params(seed=seeds[e], gain=gains[e])``; ``h_0`` is f
 The E members' weights are stacked along a leading axis and stepped with batched
 matmuls; forward and backward (BPTT) are written by hand, and the update is plain
 SGD ``θ ← θ − lr ∇θ L``. Within a minibatch every distinct prefix is stepped once
-(``rnn/prefix_trie.py``): the recurrent term ``W_hh h`` is computed once per parent
+(``rnn/parity/prefix_trie.py``): the recurrent term ``W_hh h`` is computed once per parent
 prefix and shared by its children, and in the backward pass the children's
 gradients are summed into the parent before one multiplication by ``W_hh``.
 
@@ -60,9 +60,9 @@ import numpy as np
 import torch
 
 from interaction.checks import check_choice, check_int, check_positive
-from rnn import elman
-from rnn.parity_data import SequenceSet, all_sequences
-from rnn.prefix_trie import PrefixTrie, build_trie, trie_of_valid
+from rnn.parity import elman
+from rnn.parity.data import SequenceSet, all_sequences
+from rnn.parity.prefix_trie import PrefixTrie, build_trie, trie_of_valid
 
 LOSSES = ("mse", "ce")
 PROTOCOLS = ("paper", "full_batch")
@@ -151,7 +151,7 @@ class EnsembleResult:
         return int(self.seeds.shape[0])
 
     def member_params(self, i: int, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-        """Final parameters of member ``i`` as an ``rnn/elman.py`` param dict (training dtype by default)."""
+        """Final parameters of member ``i`` as an ``rnn/parity/elman.py`` param dict (training dtype by default)."""
         i = check_int("i", i, minimum=0, maximum=len(self) - 1)
         dtype = self.config.torch_dtype if dtype is None else dtype
         return {k: torch.as_tensor(v[i]).to(dtype) for k, v in self.params.items()}
@@ -164,7 +164,7 @@ class EnsembleResult:
 # ----------------------------------------------------------------------------- batched model
 
 def stack_params(params: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack single-network param dicts (``rnn/elman.py`` keys) along a new leading member axis."""
+    """Stack single-network param dicts (``rnn/parity/elman.py`` keys) along a new leading member axis."""
     return {k: torch.stack([p[k] for p in params]) for k in elman.PARAM_NAMES}
 
 
@@ -404,7 +404,7 @@ def loss_and_gradients(params: dict, data: SequenceSet, targets: np.ndarray, *,
                        ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
     """Mean loss over ``data`` and its gradients, by the prefix-shared hand-written BPTT.
 
-    ``params`` stacked (leading member axis) or a single ``rnn/elman.py`` dict (the
+    ``params`` stacked (leading member axis) or a single ``rnn/parity/elman.py`` dict (the
     gradients then have no member axis). ``h0`` receives no gradient (it is not trained).
     """
     check_choice("nonlinearity", nonlinearity, elman.NONLINEARITIES)

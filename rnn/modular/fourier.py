@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from interaction.checks import check_int
-from rnn.modular_data import is_prime
+from rnn.modular.data import is_prime
 
 
 def check_odd_modulus(P: int) -> int:

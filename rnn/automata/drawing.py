@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn.automaton import DFA
+from rnn.automata.dfa import DFA
 
 
 def draw_dfa(dfa: DFA, ax=None, *, symbol_names: tuple[str, ...] | None = None,

@@ -1,9 +1,9 @@
 """Train one Elman RNN and keep its *parameters* at chosen epochs (for measurements along training).
 
-The pair measurements of the interaction theory (``rnn.pair_measurements``:
+The pair measurements of the interaction theory (``rnn.measure.pairs``:
 Jacobian–vector products through every shared continuation) need the whole parameter
 set at each snapshot. This is ``train_ensemble`` with one member and
-``track_params=True``, unpacked into one ``rnn/elman.py`` param dict per snapshot.
+``track_params=True``, unpacked into one ``rnn/parity/elman.py`` param dict per snapshot.
 
 A snapshot at epoch k holds the parameters at the start of epoch k (after k epochs of
 updates), matching ``train_ensemble``'s ``track_epochs`` convention.
@@ -17,15 +17,15 @@ import numpy as np
 import torch
 
 from interaction.checks import check_int, check_positive
-from rnn.ensemble import TrainConfig, train_ensemble
-from rnn.parity_data import SequenceSet
+from rnn.parity.ensemble import TrainConfig, train_ensemble
+from rnn.parity.data import SequenceSet
 
 
 @dataclass(frozen=True)
 class SnapshotRun:
     """Outcome of ``train_with_snapshots``.
 
-    ``snapshot_epochs[j]`` is the epoch of ``snapshots[j]`` (an ``rnn/elman.py`` param dict in
+    ``snapshot_epochs[j]`` is the epoch of ``snapshots[j]`` (an ``rnn/parity/elman.py`` param dict in
     the training dtype); requested epochs after the run stopped are absent. ``train_loss[k]``
     is the mean training loss after k epochs; ``status`` is ``'converged'``, ``'capped'`` or
     ``'diverged'`` and ``epochs`` the number of epochs of updates.

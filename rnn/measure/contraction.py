@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from interaction.checks import check_choice, check_int
-from rnn import elman
+from rnn.parity import elman
 
 AVERAGES = ("geometric", "arithmetic")
 

@@ -8,15 +8,15 @@ state in creation order and each symbol in order, with probability ``p_new`` —
 while fewer than ``max_states`` exist — the transition goes to a newly created state,
 otherwise to a uniformly chosen existing state. Every state gets a uniformly random
 output class. The result is complete (finite) and every state is reachable, but it need
-not be minimal; ``rnn.automaton.minimize`` gives its minimal form.
+not be minimal; ``rnn.automata.dfa.minimize`` gives its minimal form.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from interaction.checks import check_int, check_interval
-from rnn.automaton import DFA
-from rnn.parity_data import SequenceSet
+from rnn.automata.dfa import DFA
+from rnn.parity.data import SequenceSet
 
 PAPER_NEW_STATE_PROBABILITY = 0.75
 CODE_NEW_STATE_PROBABILITY = 0.6

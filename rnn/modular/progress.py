@@ -2,7 +2,7 @@
 
 Conventions: ``logits`` are ``(P², P)`` at ``=`` for all inputs in lexicographic ``(a, b)``
 order with the ``=`` class already dropped; ``labels`` ``(P²,)``; masks are boolean
-``(P²,)``. Weight arguments use the shapes of ``rnn.modular_transformer``.
+``(P²,)``. Weight arguments use the shapes of ``rnn.modular.transformer``.
 
 **Key frequencies.** Three rules appear in the paper and its code; none has a published
 threshold for rules 1–2:
@@ -39,7 +39,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from interaction.checks import check_interval
-from rnn.fourier import (as_grid, check_prime, fourier_basis, fourier_transform, fourier_transform_2d,
+from rnn.modular.fourier import (as_grid, check_prime, fourier_basis, fourier_transform, fourier_transform_2d,
                          frequency_norms, sum_directions)
 
 KEY_FREQUENCY_RULES = ("neurons", "neuron_logit", "embedding")

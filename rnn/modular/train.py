@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from interaction.checks import check_choice, check_int, check_interval, check_nonnegative, check_positive
-from rnn.modular_data import ModularAdditionData, check_modulus, modular_addition_data
-from rnn.modular_transformer import ModularTransformer
+from rnn.modular.data import ModularAdditionData, check_modulus, modular_addition_data
+from rnn.modular.transformer import ModularTransformer
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Which prefix pairs merged, and did they agree on all futures? (van Rossem & Saxe 2025, §4.2, Fig. 7)
 
-Given the grouping of a final snapshot (``rnn.automaton``: group id per candidate row,
+Given the grouping of a final snapshot (``rnn.automata.extraction``: group id per candidate row,
 row 0 = ``h_0``, rows ``1..n`` = the sequences of a ``SequenceSet``), a pair of sequences
 *merged* if both lie in the same group. A pair *agrees on all futures* if every
 continuation gives both the same target — Myhill–Nerode equivalence — which, for a task
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn.automaton import DFA, minimize, parity_dfa
-from rnn.parity_data import SequenceSet
+from rnn.automata import DFA, minimize, parity_dfa
+from rnn.parity.data import SequenceSet
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The interaction theory's quantities for prefix pairs of a trained Elman RNN (spec §1, §3).
 
 For a pair of prefixes ``(p1, p2)`` with hidden states ``h1 = h(p1)``, ``h2 = h(p2)``
-(``rnn.elman``), ``dh = h2 − h1`` and midpoint ``h̄ = (h1 + h2)/2``:
+(``rnn.parity.elman``), ``dh = h2 − h1`` and midpoint ``h̄ = (h1 + h2)/2``:
 
 * ``H = ‖dh‖²``;
 * the shared continuations ``s_i`` (``n_i = len(s_i) ≥ 0``): both ``p1·s_i`` and
@@ -39,9 +39,9 @@ import torch
 from torch.func import jvp
 
 from interaction.checks import check_choice, check_int
-from rnn import elman
-from rnn.automaton import infer_n_symbols, string_codes
-from rnn.parity_data import PAD, SequenceSet
+from rnn.parity import elman
+from rnn.automata import infer_n_symbols, string_codes
+from rnn.parity.data import PAD, SequenceSet
 
 
 @dataclass(frozen=True)
