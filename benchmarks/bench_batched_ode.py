@@ -3,8 +3,9 @@
 Both sides integrate the *same* K random parameter points (no extrapolation) in one
 process, with the same method (Dormand–Prince 5(4), scipy ``RK45``), the same
 coordinates (the regular signed-distance form of eq. 20, ``ThreeScalarSystem.rhs_signed``,
-the batched default), the same ``rtol``/``atol`` and the same terminal merger event
-``H = merger_tol``. The script
+the default of both, docs/theory.md §4.1), the same ``rtol``/``atol`` and the same
+terminal merger event ``H = merger_tol``; the scipy side is ``interaction.integrate``,
+one ``solve_ivp`` call per point. The script
 
 1. checks that both sides report the same outcome per point and agree on the final
    states (and merger times) to the requested tolerance,
@@ -21,11 +22,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from interaction.artifacts import atomic_write_json, provenance
 from interaction.batched import integrate_three_scalar_batched
 from interaction.cliutil import ArgumentParser, run_cli
+from interaction.odesolve import integrate
 from interaction.three_scalar import ThreeScalarSystem
 
 
@@ -48,36 +49,25 @@ def sample_points(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return dict(H0=H0, Y0=Y0, W0=W0, S=S, N=N, tau_h=tau_h, tau_y=tau_y)
 
 
-def _merger_event(tol: float):
-    def event(t: float, z: np.ndarray) -> float:
-        return z[0] * z[0] - tol  # H = d² in signed coordinates
-
-    event.terminal = True
-    event.direction = -1
-    return event
-
-
 def scipy_loop(points: dict[str, np.ndarray], *, t_max: float, rtol: float, atol: float,
                merger_tol: np.ndarray, method: str = "RK45"
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One ``solve_ivp`` call per point; returns final (H, Y, W), final times, merger times, status."""
+    """One ``interaction.integrate`` (``solve_ivp``) call per point.
+
+    Returns final (H, Y, W), final times, merger times (NaN if none) and scipy's status.
+    """
     K = points["H0"].shape[0]
     y_final, t_final = np.empty((K, 3)), np.empty(K)
     t_merge, status = np.full(K, np.nan), np.empty(K, dtype=int)
     for k in range(K):
         system = ThreeScalarSystem(S=points["S"][k], N=points["N"][k], tau_h=points["tau_h"][k],
                                    tau_y=points["tau_y"][k])
-        H0, Y0, W0 = points["H0"][k], points["Y0"][k], points["W0"][k]
-        z0 = [np.sqrt(H0), Y0 / H0, W0 / np.sqrt(H0)]  # (d, q, v) = (sqrt(H), Y/H, W/d)
-        sol = solve_ivp(system.rhs_signed, (0.0, t_max), z0, method=method, rtol=rtol,
-                        atol=atol, events=_merger_event(merger_tol[k]))
-        status[k] = sol.status
-        if sol.status == 1:
-            t_merge[k] = sol.t_events[0][0]
-            z, t_final[k] = sol.y_events[0][0], sol.t_events[0][0]
-        else:
-            z, t_final[k] = sol.y[:, -1], sol.t[-1]
-        y_final[k] = [z[0] ** 2, z[1] * z[0] ** 2, z[2] * z[0]]
+        y0 = (points["H0"][k], points["Y0"][k], points["W0"][k])
+        res = integrate(system, y0, t_max, method=method, rtol=rtol, atol=atol,
+                        merger_tol=merger_tol[k])
+        status[k], y_final[k], t_final[k] = res.status, res.y[:, -1], res.t[-1]
+        if res.merged:
+            t_merge[k] = res.t_events[0][0]
     return y_final, t_final, t_merge, status
 
 
@@ -126,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Agreement at matched accuracy: same outcome, final states within the tolerance, measured
     # relative to each trajectory's scale |y| + |y0| (W -> 0 at the fixed point).
-    same_status = np.array_equal(np.where(res.merged, 1, np.where(res.success, 0, -1)), st_sp)
+    same_status = np.array_equal(res.status, st_sp)  # both scipy's codes
     y0_all = np.abs(np.stack([points["H0"], points["Y0"], points["W0"]], axis=1))
     state_err = float(np.max(np.abs(res.y_final - y_sp) / (np.abs(y_sp) + y0_all + args.atol))) / args.rtol
     merged = res.merged & (st_sp == 1)

@@ -1,23 +1,28 @@
 """Command line of the theory core: ``python -m interaction SUBCOMMAND ...`` (prints JSON).
 
 Subcommands: ``closed-form`` (P25 eqs. 5–7, 25), ``fixed-points`` (eq. 24 with
-stability, spec §2.5), ``integrate`` (eq. 20, optional ``.npz``), ``portrait`` (eq. 23
-phase portrait as PNG + PDF). Bad input: one line on stderr, exit status 2. A failed
-integration prints its JSON summary with ``"success": false`` and exits with 1.
+stability, docs/theory.md §2.5), ``integrate`` (eq. 20, optional ``.npz``),
+``portrait`` (eq. 23 phase portrait as PNG + PDF). Bad input — including an output
+location that cannot be written, checked before any computation — is one line on
+stderr and exit status 2. A failed integration prints its JSON summary with
+``"success": false`` and exits with 1.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .artifacts import atomic_savez, provenance, to_jsonable
+from .artifacts import atomic_savez, check_output_file, provenance, to_jsonable
 from .cliutil import ArgumentParser, run_cli
 from .closed_form import a_high, a_low, final_distance, will_merge
 from .fixed_points import fixed_points
-from .odesolve import METHODS
+from .odesolve import COORDINATES, DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, METHODS
+from .phase_portrait import save_phase_portrait
+from .three_scalar import integrate_three_scalar
 
 PROG = "python -m interaction"
 
@@ -66,7 +71,7 @@ def _closed_form(args) -> int:
     _print({"inputs": inputs, "A_high": A, "A_low": L,
             "final_distance": float(final_distance(A, L)),
             "will_merge": bool(will_merge(A, L)), "merger": _merger_kind(A, L),
-            "equations": "P25 eqs. 5-7, 25 (spec 2.3, 2.6)"})
+            "equations": "P25 eqs. 5-7, 25 (docs/theory.md 2.3, 2.6)"})
     return 0
 
 
@@ -84,13 +89,13 @@ def _fixed_points(args) -> int:
         out.append(d)
     _print({"inputs": {"A_high": args.a_high, "A_low": args.a_low, "N": args.N,
                        "tau_h": args.tau_h, "tau_y": args.tau_y, "method": args.method},
-            "fixed_points": out, "equations": "P25 eq. 24; stability per spec 2.5 (corrected eqs. 26-32)"})
+            "fixed_points": out, "equations": "P25 eq. 24; stability per docs/theory.md 2.5 (corrected eqs. 26-32)"})
     return 0
 
 
 def _integrate(args) -> int:
-    from .three_scalar import integrate_three_scalar
-
+    if args.output:
+        check_output_file(args.output, "--output")
     config = {"H0": args.H0, "Y0": args.Y0, "W0": args.W0, "S": args.S, "N": args.N,
               "tau_h": args.tau_h, "tau_y": args.tau_y, "t_max": args.t_max,
               "method": args.method, "rtol": args.rtol, "atol": args.atol,
@@ -123,8 +128,8 @@ def _integrate(args) -> int:
 
 
 def _portrait(args) -> int:
-    from .phase_portrait import save_phase_portrait
-
+    for ext in (".png", ".pdf"):  # the two files save_phase_portrait writes for STEM
+        check_output_file(Path(args.out).with_suffix(ext), "--out")
     starts = None
     if args.start:
         starts = []
@@ -160,7 +165,7 @@ def build_parser() -> ArgumentParser:
 
     p = sub.add_parser("fixed-points", help="fixed points of eq. 23 with stability",
                        description="All three fixed points (P25 eq. 24) with eigenvalues or ray "
-                       "growth rates and stability class (spec 2.5).")
+                       "growth rates and stability class (docs/theory.md 2.5).")
     _add_invariants(p)
     _add_rates(p)
     p.add_argument("--method", choices=("exact", "numeric"), default="exact",
@@ -175,12 +180,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--S", type=float, required=True, help="S = <||y~_i||^2> (>= 0)")
     _add_rates(p)
     p.add_argument("--t-max", type=float, required=True, help="end time (> 0)")
-    p.add_argument("--method", choices=METHODS, default="LSODA", help="solve_ivp method")
-    p.add_argument("--rtol", type=float, default=1e-10, help="relative tolerance")
-    p.add_argument("--atol", type=float, default=1e-14, help="absolute tolerance")
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD, help="solve_ivp method")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance")
+    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="absolute tolerance")
     p.add_argument("--merger-tol", type=float, default=None,
                    help="stop when H falls to this value (terminal merger event)")
-    p.add_argument("--coordinates", choices=("signed", "direct"), default="signed",
+    p.add_argument("--coordinates", choices=COORDINATES, default="signed",
                    help="signed-distance coordinates (regular through crossings) or eq. 20 literally")
     p.add_argument("--output", default=None, help="write t, H, Y, W and the summary to this .npz")
     p.set_defaults(func=_integrate)

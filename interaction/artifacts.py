@@ -4,6 +4,11 @@ Every results file of the toolkit carries the full configuration and the
 package versions (``provenance()``); every write goes through a temporary file
 in the same directory followed by ``os.replace`` so that an interrupted run
 never leaves a half-written file behind.
+
+``check_output_file`` and ``check_output_dir`` check an output location before
+any work starts (CLIs call them first), so that a run never computes for an hour
+and then fails to write: they raise ``ValueError`` naming the option, which the
+CLIs print as one line with exit status 2.
 """
 from __future__ import annotations
 
@@ -66,6 +71,59 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not np.isfinite(obj):
         return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
     return obj
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself or its closest ancestor that exists (``.`` for a relative path)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return Path(".")
+
+
+def _check_creatable_in(option: str, path: Path, base: Path) -> None:
+    """``base`` (the closest existing ancestor of ``path``) must be a writable directory."""
+    if not base.is_dir():
+        raise ValueError(f"{option} {str(path)!r} lies under {str(base)!r}, which is a file, "
+                         "not a directory")
+    try:
+        # A real probe, because os.access answers True for root on read-only or virtual
+        # file systems (/proc); an anonymous temporary file leaves nothing behind.
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{option} {str(path)!r} cannot be written: {str(base)!r} is not a "
+                         f"writable directory ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--output") -> Path:
+    """Check that ``path`` can be written as a file, before any work; return it as a ``Path``.
+
+    Raises ``ValueError`` naming ``option`` when ``path`` is an existing directory, when
+    one of its ancestors is a file, or when the directory it would be created in is
+    not writable. Missing parent directories are fine (the atomic writers create
+    them). Nothing is written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a directory; a file path is needed")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{option} {str(path)!r} exists and is not writable")
+    _check_creatable_in(option, path, _nearest_existing(path.parent))
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Check that ``path`` is, or can be created as, a writable directory; return it as a ``Path``.
+
+    Raises ``ValueError`` naming ``option`` when ``path`` (or an ancestor) is an existing
+    file or the directory cannot be written or created. Nothing is written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a file; a directory is needed")
+    _check_creatable_in(option, path, _nearest_existing(path))
+    return path
 
 
 def _umask() -> int:

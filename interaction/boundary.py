@@ -1,11 +1,11 @@
-"""The merger boundary in terms of data and architecture (P25 §3.3, eqs. 8–9; spec §3).
+"""The merger boundary in terms of data and architecture (P25 §3.3, eqs. 8–9; docs/theory.md §3).
 
 With small initial weights and a recurrent map that shrinks distances by ``G < 1``
 per step, ``‖dh(0)‖² ∝ G^m`` (``m`` = shorter prefix length) and
 ``⟨‖dy_i(0)‖²/‖dh(0)‖²⟩ ∝ G^n`` (``n`` = shortest continuation length), so
 ``A_high < 0`` becomes ``C < N G^(n−m)`` with an unknown architecture constant
 ``C = c₁ τ_h/(c₂ τ_y)``. Convention (eq. 8): ``m`` = prefix length, ``n`` =
-continuation length (eqs. 2 and 10 of P25 swap the letters; spec §3).
+continuation length (eqs. 2 and 10 of P25 swap the letters; docs/theory.md §3.4).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _check_count(name: str, value: ArrayLike) -> np.ndarray:
 
 def merger_condition(C: ArrayLike, N: ArrayLike, G: ArrayLike, m: ArrayLike,
                      n: ArrayLike) -> np.ndarray:
-    """P25 eq. 9 (spec §3): ``C < N · G^(n − m)``, the ``A_high < 0`` part of the merger condition.
+    """P25 eq. 9 (docs/theory.md §3.3): ``C < N · G^(n − m)``, the ``A_high < 0`` part of the merger condition.
 
     Broadcasts over grids of ``C > 0``, ``N >= 1``, ``G > 0``, prefix length ``m >= 0``
     and continuation length ``n >= 0`` (integers). The full merger condition also
@@ -54,11 +54,11 @@ def critical_prefix_length(C: ArrayLike, N: ArrayLike, G: ArrayLike, n: ArrayLik
 
 
 def shared_continuations(m1: ArrayLike, m2: ArrayLike, L: int, p: ArrayLike = 1.0) -> np.ndarray:
-    """Expected number ``N`` of shared continuations of two distinct prefixes (spec §3 caveats).
+    """Expected number ``N`` of shared continuations of two distinct prefixes (docs/theory.md §3.5, §4.3).
 
     Data: for each length ``l = 1..L`` a ``Binomial(2^l, p)`` number ``K_l`` of distinct
     binary sequences drawn uniformly without replacement (``p = 1``: all sequences;
-    this is ``rnn.parity_data.sample_sequences``). Continuation ``s`` of length
+    this is ``rnn.parity.data.sample_sequences``). Continuation ``s`` of length
     ``n = 0..L − max(m1, m2)`` is shared when both ``p1·s`` and ``p2·s`` are drawn.
 
     Exact expectation: if ``m1 ≠ m2`` the two sequences lie in independent levels,

@@ -1,4 +1,4 @@
-"""Closed-form results of the interaction theory (P25 eqs. 5–7, 25, 34–35; spec §2.3, §2.6, §2.7).
+"""Closed-form results of the interaction theory (P25 eqs. 5–7, 25, 34–35; docs/theory.md §2.3, §2.6, §2.7).
 
 Every function broadcasts over numpy arrays (a whole parameter grid in one call),
 validates its inputs (``ValueError`` naming the parameter and the allowed range)
@@ -19,7 +19,7 @@ def _a_high(H: np.ndarray, Y: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def a_high(H0: ArrayLike, Y0: ArrayLike, *, N: ArrayLike, tau_h: ArrayLike,
            tau_y: ArrayLike) -> np.ndarray:
-    """P25 eq. 6 (spec §2.3): ``A_high = H0 − (N τ_y/τ_h) Y0/H0``.
+    """P25 eq. 6 (docs/theory.md §2.3): ``A_high = H0 − (N τ_y/τ_h) Y0/H0``.
 
     ``H0 = ‖dh(0)‖² > 0`` and ``Y0 = ⟨‖dy_i(0)‖²⟩_i >= 0``. ``A_high`` is the exact
     invariant ``H − r Y/H`` of eq. 20 (eq. 21), evaluated at ``t = 0``.
@@ -31,7 +31,7 @@ def a_high(H0: ArrayLike, Y0: ArrayLike, *, N: ArrayLike, tau_h: ArrayLike,
 
 
 def a_low(S: ArrayLike, *, N: ArrayLike, tau_h: ArrayLike, tau_y: ArrayLike) -> np.ndarray:
-    """P25 eq. 25 (spec §2.3): ``A_low = sqrt(N τ_y/τ_h) · sqrt(S)``, so ``A_low² = r S``.
+    """P25 eq. 25 (docs/theory.md §2.3): ``A_low = sqrt(N τ_y/τ_h) · sqrt(S)``, so ``A_low² = r S``.
 
     ``S = ⟨‖y*_{2,i} − y*_{1,i}‖²⟩_i >= 0`` is the second moment of the target
     differences (not their variance). Returns the value, not its square.
@@ -42,7 +42,7 @@ def a_low(S: ArrayLike, *, N: ArrayLike, tau_h: ArrayLike, tau_y: ArrayLike) -> 
 
 
 def final_distance(A_high: ArrayLike, A_low: ArrayLike) -> np.ndarray:
-    """P25 eq. 5 (spec §2.6): ``‖dh(∞)‖² = H₊ = A_high/2 + sqrt(A_high²/4 + A_low²)``.
+    """P25 eq. 5 (docs/theory.md §2.6): ``‖dh(∞)‖² = H₊ = A_high/2 + sqrt(A_high²/4 + A_low²)``.
 
     Evaluated without cancellation: for ``A_high < 0`` the equivalent form
     ``2 A_low²/(R − A_high)`` with ``R = sqrt(A_high² + 4 A_low²)`` is used.
@@ -56,7 +56,7 @@ def final_distance(A_high: ArrayLike, A_low: ArrayLike) -> np.ndarray:
 
 
 def will_merge(A_high: ArrayLike, A_low: ArrayLike) -> np.ndarray:
-    """P25 eq. 7 (spec §2.6): the pair merges (``‖dh(∞)‖² = 0``) iff ``A_low = 0`` and ``A_high <= 0``.
+    """P25 eq. 7 (docs/theory.md §2.6): the pair merges (``‖dh(∞)‖² = 0``) iff ``A_low = 0`` and ``A_high <= 0``.
 
     ``A_high < 0`` merges exponentially (rate ``|A_high|/(2 N τ_y)``); the boundary
     ``A_high = 0`` merges only algebraically, ``H ≈ 2 N τ_y / t``. ``A_low = 0`` is

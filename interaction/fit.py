@@ -1,8 +1,8 @@
 """Least-squares fit of the effective rates ``τ_h, τ_y`` to measured ``(H, Y, W)`` trajectories.
 
-The rates of P25 eq. 20 (spec §1: fitted constants absorbing the architecture, not
-the SGD learning rate) are estimated as the 2024 code's ``optimize_eta`` does for
-``(η_h, η_y)`` (spec §2.9): the model is integrated from each trajectory's first
+The rates of P25 eq. 20 (docs/theory.md §1.6: fitted constants absorbing the
+architecture, not the SGD learning rate) are estimated as the 2024 code's ``optimize_eta`` does for
+``(η_h, η_y)`` (docs/theory.md §2.9): the model is integrated from each trajectory's first
 measured point on its measured time grid, and the (log-parameterised) rates minimise
 the squared difference to the measurements — first a coarse log-grid search, then
 ``scipy.optimize.least_squares`` with a stiff integrator (LSODA with the analytic
@@ -13,7 +13,7 @@ Each variable of each trajectory is divided by its largest measured magnitude, s
 ``H``, ``Y`` and ``W`` weigh comparably. Standard errors come from the Jacobian at the
 optimum, ``cov = s² (JᵀJ)⁻¹`` with ``s² = ‖r‖²/(m − 2)`` (in log space, mapped with the
 delta method). The 2024 equivalents are ``η_h = 1/(2 τ_h dx2)`` and ``η_y = 1/(2 τ_y)``
-(the 2024 system has ``N = 1``; spec §2.9).
+(the 2024 system has ``N = 1``; docs/theory.md §2.9).
 """
 from __future__ import annotations
 
@@ -123,14 +123,16 @@ def _residuals_stiff(theta: np.ndarray, trajs: list[_Trajectory], rtol: float,
     parts = []
     for tr, (H0, Y0, W0) in zip(trajs, y0s):
         # Signed-distance coordinates (d, q, v) = (sqrt(H), Y/H, W/d): regular through
-        # crossings of the pair, where eq. 20 itself is singular (three_scalar.py).
+        # crossings of the pair, where eq. 20 itself is singular (docs/theory.md §4.1).
+        # solve_ivp rather than interaction.integrate, which rejects invalid initial states:
+        # the optimiser may try Y0 < 0 (integrated as is) or H0 <= 0 (a non-finite start,
+        # scored below as a failed integration) and must get a residual, not an exception.
         system = ThreeScalarSystem(S=tr.S, N=tr.N, tau_h=tau_h, tau_y=tau_y)
-        d0 = np.sqrt(H0)
-        sol = solve_ivp(system.rhs_signed, (0.0, tr.t[-1]), [d0, Y0 / H0, W0 / d0],
-                        method="LSODA", jac=system.jac_signed, t_eval=tr.t, rtol=rtol,
-                        atol=rtol * 1e-3)
-        d, q, v = sol.y
-        model = np.stack([d * d, q * d * d, v * d])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z0 = system.to_signed(np.array([H0, Y0, W0]))
+        sol = solve_ivp(system.rhs_signed, (0.0, tr.t[-1]), z0, method="LSODA",
+                        jac=system.jac_signed, t_eval=tr.t, rtol=rtol, atol=rtol * 1e-3)
+        model = system.from_signed(sol.y)
         if sol.status != 0 or model.shape[1] != tr.t.size or not np.all(np.isfinite(model)):
             parts.append(np.full(3 * (tr.t.size - first), _FAILED_RESIDUAL))
             continue

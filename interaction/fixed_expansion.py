@@ -1,4 +1,4 @@
-"""The nine-variable fixed-expansion-point model of a representation pair (P25 §5.2, App. B.4, eq. 42; spec §2.10).
+"""The nine-variable fixed-expansion-point model of a representation pair (P25 §5.2, App. B.4, eq. 42; docs/theory.md §2.10).
 
 Instead of linearising about the moving midpoint (eq. 13), every continuation map
 is expanded about a *fixed* point, ``y_i(h) ≈ b_i + D_i h``, and the pair moves
@@ -35,25 +35,25 @@ with the constant target moments ``y11 = ⟨‖y*_1‖²⟩``, ``y12 = ⟨y*_1�
     d Dyβ/dt = −(1/(Nτ_y)) (h²̄ Dyβ + h̄ byβ − ½(h_1 y1β + h_2 y2β))
 
 This is term by term the right-hand side of the authors' ``der`` (``parity/main.ipynb``)
-with ``eta_h_α = 1/τ_hα``, ``eta_a = 1/τ_y``, ``eta_b = 1/τ_b`` (spec §2.10).
+with ``eta_h_α = 1/τ_hα``, ``eta_a = 1/τ_y``, ``eta_b = 1/τ_b`` (docs/theory.md §2.10).
 
 Why it matters: for an agreeing pair (``y11 = y12 = y22``, so ``Dy1 = Dy2`` when they
 start equal) with equal hidden rates, ``d(h_2 − h_1)²/dt = −(1/τ_h1)(h_2 − h_1)² D2 ≤ 0``
-(P25 eqs. 48–49, spec §6a.8 for the printed factor): the distance can only decrease.
+(P25 eqs. 48–49; docs/theory.md §5.1 for the printed factor): the distance can only decrease.
 An initial divergence followed by a merger (P25 Fig. 10 left) needs unequal hidden
 rates, e.g. ``1/τ_h ∝`` prefix length (§D.3).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
-from scipy.integrate import solve_ivp
 
-from .checks import check_choice, check_finite, check_nonnegative, check_positive
-from .odesolve import METHODS, OdeResult
+from .checks import check_finite, check_nonnegative, check_positive
+from .odesolve import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, OdeResult, OdeSystem,
+                       integrate, store_parameter)
 
 VARIABLES = ("h1", "h2", "bD", "by1", "by2", "b2", "D2", "Dy1", "Dy2")
 
@@ -61,7 +61,7 @@ VARIABLES = ("h1", "h2", "bD", "by1", "by2", "b2", "D2", "Dy1", "Dy2")
 @njit(cache=True)
 def rhs_fixed_expansion(z: np.ndarray, a1: float, a2: float, ay: float, ab: float, N: float,
                         y11: float, y12: float, y22: float) -> np.ndarray:
-    """Right-hand side of P25 eq. 42 (spec §2.10) for the state ``z`` ordered as ``VARIABLES``.
+    """Right-hand side of P25 eq. 42 (docs/theory.md §2.10) for the state ``z`` ordered as ``VARIABLES``.
 
     ``a1 = 1/τ_h1``, ``a2 = 1/τ_h2``, ``ay = 1/τ_y``, ``ab = 1/τ_b``.
     """
@@ -84,14 +84,24 @@ def rhs_fixed_expansion(z: np.ndarray, a1: float, a2: float, ay: float, ab: floa
     return out
 
 
+class FixedExpansionResult(OdeResult):
+    """Solution of eq. 42: ``.t``, ``.y`` (rows in ``VARIABLES`` order), named rows and scipy's fields."""
+
+    @property
+    def distance2(self) -> np.ndarray:
+        """Squared representational distance ``(h_2 − h_1)²`` along the solution (``‖v‖ = 1``)."""
+        return self.system.distance2(self.y)
+
+
 @dataclass(frozen=True)
-class FixedExpansionSystem:
+class FixedExpansionSystem(OdeSystem):
     """Parameters of P25 eq. 42: time constants, shared continuations ``N`` and target moments.
 
     ``tau_h1, tau_h2`` (hidden), ``tau_y`` (Jacobians ``D_i``), ``tau_b`` (offsets ``b_i``);
     the authors' learning rates are their inverses (``eta_h_α, eta_a, eta_b``).
     ``y11, y12, y22`` are ``⟨‖y*_1‖²⟩, ⟨y*_1ᵀy*_2⟩, ⟨‖y*_2‖²⟩`` and must satisfy
-    Cauchy–Schwarz, ``y12² ≤ y11 y22``.
+    Cauchy–Schwarz, ``y12² ≤ y11 y22``. State ordered as ``VARIABLES``; the merger
+    event of ``interaction.integrate`` watches ``(h_2 − h_1)²``.
     """
 
     tau_h1: float
@@ -103,14 +113,20 @@ class FixedExpansionSystem:
     y12: float = 1.0
     y22: float = 1.0
 
+    components: ClassVar[tuple[str, ...]] = VARIABLES
+    result_type: ClassVar[type[OdeResult]] = FixedExpansionResult
+    scalar_parameters: ClassVar[tuple[str, ...]] = ("tau_h1", "tau_h2", "tau_y", "tau_b", "N",
+                                                    "y11", "y12", "y22")
+
     def __post_init__(self) -> None:
         for name in ("tau_h1", "tau_h2", "tau_y", "tau_b"):
-            check_positive(name, getattr(self, name))
+            store_parameter(self, name, check_positive(name, getattr(self, name)))
         if not float(check_finite("N", self.N)) >= 1:
             raise ValueError(f"N must be >= 1 (got {self.N!r})")
-        check_nonnegative("y11", self.y11)
-        check_nonnegative("y22", self.y22)
-        check_finite("y12", self.y12)
+        store_parameter(self, "N", check_finite("N", self.N))
+        store_parameter(self, "y11", check_nonnegative("y11", self.y11))
+        store_parameter(self, "y22", check_nonnegative("y22", self.y22))
+        store_parameter(self, "y12", check_finite("y12", self.y12))
         if self.y12 ** 2 > self.y11 * self.y22 * (1 + 1e-12) + 1e-300:
             raise ValueError(f"y12 must satisfy y12**2 <= y11*y22 (got y12={self.y12!r}, "
                              f"y11={self.y11!r}, y22={self.y22!r})")
@@ -139,6 +155,13 @@ class FixedExpansionSystem:
         """``dz/dt`` in ``solve_ivp``'s ``fun(t, y)`` convention (eq. 42)."""
         return rhs_fixed_expansion(np.asarray(z, dtype=float), *self._args())
 
+    def check_y0(self, y0: Any) -> np.ndarray:
+        return check_state(y0)
+
+    def distance2(self, y: np.ndarray) -> Any:
+        """Squared representational distance ``(h_2 − h_1)²`` (``‖v‖ = 1``)."""
+        return (y[1] - y[0]) ** 2
+
     def train_loss(self, z: np.ndarray) -> np.ndarray:
         """The loss ``L`` of the pair's ``2N`` points from the aggregated state (broadcasts over columns).
 
@@ -148,20 +171,6 @@ class FixedExpansionSystem:
         hm, h2m = 0.5 * (h1 + h2), 0.5 * (h1 ** 2 + h2 ** 2)
         return 0.5 * (b2 + h2m * D2 + 0.5 * (self.y11 + self.y22) + 2 * hm * bD
                       - (h1 * Dy1 + h2 * Dy2) - (by1 + by2))
-
-
-class FixedExpansionResult(OdeResult):
-    """Solution of eq. 42: ``.t``, ``.y`` (rows in ``VARIABLES`` order), named rows and scipy's fields."""
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name in VARIABLES:
-            return self.y[VARIABLES.index(name)]
-        raise AttributeError(name)
-
-    @property
-    def distance2(self) -> np.ndarray:
-        """Squared representational distance ``(h_2 − h_1)²`` (``‖v‖ = 1``)."""
-        return (self.y[1] - self.y[0]) ** 2
 
 
 def aggregate_state(h1: float, h2: float, b: np.ndarray, u: np.ndarray, y1: np.ndarray,
@@ -218,42 +227,17 @@ def check_state(z0: Any) -> np.ndarray:
 
 
 def integrate_fixed_expansion(z0: Any, system: FixedExpansionSystem, *, t_max: float,
-                              method: str = "LSODA", rtol: float = 1e-10, atol: float = 1e-13,
-                              t_eval: np.ndarray | None = None, dense_output: bool = False,
+                              method: str = DEFAULT_METHOD, rtol: float = DEFAULT_RTOL,
+                              atol: float = DEFAULT_ATOL, t_eval: np.ndarray | None = None,
+                              dense_output: bool = False,
                               merger_tol: float | None = None) -> FixedExpansionResult:
-    """Integrate P25 eq. 42 (spec §2.10) from ``z0`` (ordered as ``VARIABLES``) over ``[0, t_max]``.
+    """Integrate P25 eq. 42 (docs/theory.md §2.10) from ``z0`` (ordered as ``VARIABLES``) over ``[0, t_max]``.
 
-    ``merger_tol`` adds a terminal event "the squared distance ``(h_2 − h_1)²`` falls to
-    ``merger_tol``" (``t_events[0]``; ``merged`` is True when it fired). A solver failure
-    or a non-finite solution is reported as ``status = -1`` with ``success = False``
-    (never as a silent number).
+    Wrapper of ``integrate(system, z0, t_max, ...)`` keeping the historical argument
+    order. ``merger_tol`` adds a terminal event "the squared distance ``(h_2 − h_1)²``
+    falls to ``merger_tol``" (``t_events[0]``; ``merged``). It may exceed the initial
+    squared distance: the event then fires when a pair that first moved apart comes
+    back (P25 Fig. 10). A failure is reported as ``status = -1`` (``success = False``).
     """
-    z0 = check_state(z0)
-    t_max = float(check_positive("t_max", t_max))
-    check_choice("method", method, METHODS)
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
-    if t_eval is not None:
-        t_eval = check_finite("t_eval", t_eval)
-        if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
-            raise ValueError("t_eval must be a strictly increasing 1-D array within [0, t_max]")
-    events = None
-    if merger_tol is not None:
-        merger_tol = float(check_positive("merger_tol", merger_tol))
-
-        def merger(t: float, z: np.ndarray) -> float:
-            return (z[1] - z[0]) ** 2 - merger_tol
-
-        merger.terminal, merger.direction = True, -1
-        events = [merger]
-    raw = solve_ivp(system.rhs, (0.0, t_max), z0, method=method, rtol=rtol, atol=atol,
-                    t_eval=t_eval, dense_output=dense_output, events=events)
-    status, message = int(raw.status), str(raw.message)
-    if status >= 0 and not np.all(np.isfinite(raw.y)):
-        status, message = -1, "solution became non-finite"
-    t_events = list(raw.t_events) if raw.t_events is not None else []
-    y_events = list(raw.y_events) if raw.y_events is not None else []
-    return FixedExpansionResult(t=raw.t, y=raw.y, status=status, message=message,
-                                t_events=t_events, y_events=y_events, sol=raw.sol,
-                                nfev=int(raw.nfev), njev=int(raw.njev),
-                                merged=bool(t_events and t_events[0].size))
+    return integrate(system, z0, t_max, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                     dense_output=dense_output, merger_tol=merger_tol)

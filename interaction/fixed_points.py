@@ -1,17 +1,17 @@
-"""Fixed points of the reduced system and their stability (P25 eqs. 24, 26–32; spec §2.4–2.5).
+"""Fixed points of the reduced system and their stability (P25 eqs. 24, 26–32; docs/theory.md §2.4–§2.5).
 
 All fixed points of eq. 23 have ``W = 0`` and solve ``H (H² − A_high H − A_low²) = 0``:
 
 * ``H₋ = ½(A_high − R) <= 0`` (unphysical), ``H₊ = ½(A_high + R)`` (eq. 5) and ``H = 0``,
   with ``R = sqrt(A_high² + 4 A_low²)``.
 
-Stability (spec §2.5, which corrects P25): the Jacobian of eq. 23 at ``(H₊, 0)`` is
+Stability (docs/theory.md §2.5, which corrects P25, §5.1): the Jacobian of eq. 23 at ``(H₊, 0)`` is
 ``[[0, −a/2], [(b²/(8a))(A_high² + A_high R + 4A_low²), −(b/4)(A_high + 2R)]]`` with
 trace ``−(b/4)(A_high + 2R)`` and determinant ``(b²/8) H₊ R``; P25 eqs. 26–32 use
 ``J₁₂ = −1/τ_h`` instead of ``−1/(2τ_h)`` and so print a trace and eigenvalues 2× and
 a determinant 4× too large (and drop the ``N`` in ``J₂₂``). The discriminant
 ``tr² − 4 det = b² A_high²/16`` is never negative, so the eigenvalues are real:
-``{−b R/4, −b H₊/2}`` at ``H₊`` (a stable node whenever ``H₊ > 0``; P25 allows a focus)
+``{−b R/4, −b H₊/2}`` at ``H₊`` (a stable node whenever ``H₊ > 0``; P25 allows a focus; docs/theory.md §4.2)
 and ``{b R/4, −b H₋/2}`` at ``H₋`` (an unstable node). At ``H = 0`` the ``1/H`` terms
 forbid a Jacobian; the linearisation is along the invariant rays ``W = u± H`` with
 ``u± = −(b/(2a))(A_high ± R)`` (P25 eq. 31, correct) and growth rates
@@ -79,7 +79,7 @@ def _classify(eigs: np.ndarray, scale: float) -> str:
 
 def fixed_points(A_high: float, A_low: float, *, N: float, tau_h: float, tau_y: float,
                  method: str = "exact") -> list[FixedPoint]:
-    """All three fixed points of P25 eq. 23 (eq. 24) with their stability (spec §2.5).
+    """All three fixed points of P25 eq. 23 (eq. 24) with their stability (docs/theory.md §2.5).
 
     Returns ``[H₋, H₊, origin]`` (names ``'H_minus'``, ``'H_plus'``, ``'origin'``).
     ``method='exact'`` uses the closed forms of the module docstring;

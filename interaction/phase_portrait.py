@@ -1,4 +1,4 @@
-"""Phase portrait of the reduced ``(H, W)`` system (P25 eq. 23, spec §2.2, §2.4–2.5)."""
+"""Phase portrait of the reduced ``(H, W)`` system (P25 eq. 23, docs/theory.md §2.2, §2.4–§2.5)."""
 from __future__ import annotations
 
 import os
@@ -29,6 +29,9 @@ def phase_portrait(A_high: float, A_low: float, *, N: float, tau_h: float, tau_y
                    t_max: float | None = None, grid: int = 40, ax=None):
     """Draw the ``(H, W)`` plane of eq. 23 and return the matplotlib figure.
 
+    Without ``ax`` the figure is a bare ``matplotlib.figure.Figure``, not registered
+    with pyplot: it needs no backend and nothing has to be closed.
+
     Shows streamlines of the vector field, the nullclines (``W = 0`` for ``H``; both
     branches of the ``W``-nullcline), trajectories from ``starts`` (``(H0, W0)``
     pairs; a default fan when ``None``) integrated with ``integrate_reduced``, and
@@ -36,7 +39,8 @@ def phase_portrait(A_high: float, A_low: float, *, N: float, tau_h: float, tau_y
     stable node; square: saddle; diamond: non-hyperbolic; cross: unstable).
     A trajectory whose solve failed is drawn dashed and labelled as failed.
     Trajectories above the saddle's stable manifold run into the origin and out again:
-    the representations cross (``integrate_three_scalar``, signed coordinates).
+    the representations cross (``integrate_three_scalar``, signed coordinates;
+    docs/theory.md §4.1).
     """
     A = float(check_finite("A_high", A_high))
     L = float(check_nonnegative("A_low", A_low))
@@ -44,7 +48,9 @@ def phase_portrait(A_high: float, A_low: float, *, N: float, tau_h: float, tau_y
     grid = int(grid)
     if grid < 5:
         raise ValueError(f"grid must be >= 5 (got {grid})")
-    import matplotlib.pyplot as plt
+    # Imported on use: matplotlib is heavy and only drawing needs it. A bare Figure (not
+    # pyplot) needs no backend and joins no global figure list: no process-wide state.
+    from matplotlib.figure import Figure
 
     a, b = 1.0 / tau_h, 1.0 / (N * tau_y)
     points = fixed_points(A, L, N=N, tau_h=tau_h, tau_y=tau_y)
@@ -67,7 +73,8 @@ def phase_portrait(A_high: float, A_low: float, *, N: float, tau_h: float, tau_y
     t_max = float(check_positive("t_max", t_max))
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.8))
+        fig = Figure(figsize=(6.4, 4.8))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     Hs = np.linspace(H_max / grid / 4, H_max, grid)
@@ -112,10 +119,4 @@ def phase_portrait(A_high: float, A_low: float, *, N: float, tau_h: float, tau_y
 
 def save_phase_portrait(stem: str | os.PathLike, A_high: float, A_low: float, **kwargs) -> list[Path]:
     """Draw ``phase_portrait(A_high, A_low, **kwargs)`` and save it as ``stem.png`` and ``stem.pdf``."""
-    import matplotlib.pyplot as plt
-
-    fig = phase_portrait(A_high, A_low, **kwargs)
-    try:
-        return save_figure(fig, stem)
-    finally:
-        plt.close(fig)
+    return save_figure(phase_portrait(A_high, A_low, **kwargs), stem)

@@ -1,9 +1,9 @@
-"""The reduced two-dimensional system in ``(H, W)`` (P25 eqs. 21–23, spec §2.2).
+"""The reduced two-dimensional system in ``(H, W)`` (P25 eqs. 21–23, docs/theory.md §2.2).
 
 Along any trajectory of eq. 20 the quantity ``A_high = H − r Y/H`` (``r = N τ_y/τ_h``)
 is exactly conserved (eq. 21), so ``Y = H (H − A_high)/r`` (eq. 22) and the flow
 reduces to (eq. 23, with the coefficient ``b²/(4a) = τ_h/(4 N² τ_y²)`` — the printed
-paper has ``τ_y`` instead of ``τ_y²``, spec §6a.3)::
+paper has ``τ_y`` instead of ``τ_y²``, docs/theory.md §5.1)::
 
     dH/dt = −(a/2) W
     dW/dt = (b²/(4a)) H (H² − A_high H − A_low²) − b H W + (b A_high/4) W − a W²/(4H)
@@ -14,20 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike
 
-from .checks import check_choice, check_finite, check_nonnegative, check_positive
+from .checks import check_finite, check_nonnegative, check_positive
 from .closed_form import _a_high
-from .odesolve import EffectiveRates, OdeResult, check_rates, solve
+from .odesolve import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, EffectiveRates, OdeResult,
+                       OdeSystem, check_rates, integrate, store_parameter)
 
 
 @njit(cache=True, error_model="numpy")
 def rhs_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: float
                 ) -> tuple[float, float]:
-    """Right-hand side of P25 eq. 23 (corrected coefficient ``b²/(4a)``, spec §2.2)."""
+    """Right-hand side of P25 eq. 23 (corrected coefficient ``b²/(4a)``, docs/theory.md §2.2)."""
     dH = -0.5 * a * W
     dW = (b * b / (4.0 * a)) * H * (H * H - A_high * H - A_low * A_low) - b * H * W \
         + 0.25 * b * A_high * W - 0.25 * a * W * W / H
@@ -36,7 +38,7 @@ def rhs_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: fl
 
 @njit(cache=True, error_model="numpy")
 def jac_reduced(H: float, W: float, A_high: float, A_low: float, a: float, b: float) -> np.ndarray:
-    """Jacobian ``∂(dH, dW)/∂(H, W)`` of eq. 23 at any ``H > 0`` (spec §2.5 at the fixed points)."""
+    """Jacobian ``∂(dH, dW)/∂(H, W)`` of eq. 23 at any ``H > 0`` (docs/theory.md §2.5 at the fixed points)."""
     J = np.zeros((2, 2))
     J[0, 1] = -0.5 * a
     J[1, 0] = (b * b / (4.0 * a)) * (3.0 * H * H - 2.0 * A_high * H - A_low * A_low) - b * W \
@@ -91,9 +93,28 @@ def y_from_a_high(H: ArrayLike, A_high: ArrayLike, *, N: ArrayLike, tau_h: Array
     return H * (H - A_high) * tau_h / (N * tau_y)
 
 
+class ReducedResult(OdeResult):
+    """Solution of eq. 23: ``.t``, ``.y`` (rows H, W), ``.H``, ``.W`` and scipy's fields."""
+
+
+def _hw_to_signed(y0: np.ndarray) -> np.ndarray:
+    """``(H, W) -> (d, v) = (sqrt(H), W/d)`` at ``t = 0``."""
+    d0 = np.sqrt(y0[0])
+    return np.array([d0, y0[1] / d0])
+
+
+def _hw_from_signed(z: np.ndarray) -> np.ndarray:
+    """``(d, v) -> (H, W) = (d², v d)``; ``z`` is ``(2,)`` or ``(2, T)``."""
+    return np.stack([z[0] * z[0], z[1] * z[0]])
+
+
 @dataclass(frozen=True)
-class ReducedSystem(EffectiveRates):
-    """Parameters of P25 eq. 23: the invariants ``A_high``, ``A_low >= 0`` and the rates."""
+class ReducedSystem(EffectiveRates, OdeSystem):
+    """P25 eq. 23 (docs/theory.md §2.2): the invariants ``A_high``, ``A_low >= 0`` and the rates.
+
+    State ``y = (H, W)``; ``Y`` follows from eq. 22 (``y_from_a_high``). Fields may be
+    arrays for ``interaction.integrate_batched``; ``interaction.integrate`` needs scalars.
+    """
 
     A_high: float
     A_low: float
@@ -101,10 +122,23 @@ class ReducedSystem(EffectiveRates):
     tau_h: float
     tau_y: float
 
+    components: ClassVar[tuple[str, ...]] = ("H", "W")
+    result_type: ClassVar[type[OdeResult]] = ReducedResult
+    distance_first: ClassVar[bool] = True
+    scalar_parameters: ClassVar[tuple[str, ...]] = ("A_high", "A_low", "N", "tau_h", "tau_y")
+
     def __post_init__(self) -> None:
-        check_finite("A_high", self.A_high)
-        check_nonnegative("A_low", self.A_low)
-        check_rates(self.N, self.tau_h, self.tau_y)
+        store_parameter(self, "A_high", check_finite("A_high", self.A_high))
+        store_parameter(self, "A_low", check_nonnegative("A_low", self.A_low))
+        for name, value in zip(("N", "tau_h", "tau_y"), check_rates(self.N, self.tau_h, self.tau_y)):
+            store_parameter(self, name, value)
+
+    def check_y0(self, y0: Any) -> np.ndarray:
+        y0 = check_finite("y0", y0)
+        if y0.shape != (2,):
+            raise ValueError(f"y0 must have shape (2,) ordered as ('H0', 'W0') (got {y0.shape})")
+        check_positive("H0", y0[0])
+        return y0
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         return np.array(rhs_reduced(y[0], y[1], self.A_high, self.A_low, self.a, self.b))
@@ -118,51 +152,29 @@ class ReducedSystem(EffectiveRates):
     def jac_signed(self, t: float, z: np.ndarray) -> np.ndarray:
         return jac_reduced_signed(z[0], z[1], self.A_high, self.A_low, self.a, self.b)
 
-
-class ReducedResult(OdeResult):
-    """Solution of eq. 23: ``.t``, ``.y`` (rows H, W), ``.H``, ``.W`` and scipy's fields."""
-
-    @property
-    def H(self) -> np.ndarray:
-        return self.y[0]
-
-    @property
-    def W(self) -> np.ndarray:
-        return self.y[1]
-
-
-def _signed_to_public(z: np.ndarray) -> np.ndarray:
-    return np.stack([z[0] * z[0], z[1] * z[0]])
+    to_signed = staticmethod(_hw_to_signed)
+    from_signed = staticmethod(_hw_from_signed)
 
 
 def integrate_reduced(H0: float, W0: float, *, A_high: float, A_low: float, N: float,
-                      tau_h: float, tau_y: float, t_max: float, method: str = "LSODA",
-                      rtol: float = 1e-10, atol: float = 1e-14, merger_tol: float | None = None,
+                      tau_h: float, tau_y: float, t_max: float, method: str = DEFAULT_METHOD,
+                      rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                      merger_tol: float | None = None,
                       events: Sequence[Callable] | Callable | None = None,
                       dense_output: bool = False, t_eval: np.ndarray | None = None,
                       coordinates: str = "signed") -> ReducedResult:
-    """Integrate P25 eq. 23 (spec §2.2) from ``(H0, W0)``.
+    """Integrate P25 eq. 23 (docs/theory.md §2.2) from ``(H0, W0)``.
 
-    Coordinates, events, status and failure reporting as ``integrate_three_scalar``
-    (default: regular signed-distance coordinates ``rhs_reduced_signed``, crossings in
-    ``.t_crossings``; ``'direct'``: eq. 23 literally). ``Y`` along the solution is
-    ``y_from_a_high(result.H, A_high, ...)`` (eq. 22).
+    Keyword wrapper of ``integrate(ReducedSystem(A_high, A_low, N, tau_h, tau_y),
+    (H0, W0), t_max, ...)``. Coordinates, events, status and failure reporting as
+    ``integrate_three_scalar`` (default: the regular signed-distance coordinates of
+    ``rhs_reduced_signed``, crossings in ``.t_crossings``; ``'direct'``: eq. 23
+    literally). ``Y`` along the solution is ``y_from_a_high(result.H, A_high, ...)`` (eq. 22).
     """
-    N, tau_h, tau_y = (float(v) for v in check_rates(N, tau_h, tau_y))
-    system = ReducedSystem(A_high=float(check_finite("A_high", A_high)),
-                           A_low=float(check_nonnegative("A_low", A_low)), N=N,
-                           tau_h=tau_h, tau_y=tau_y)
-    H0 = float(check_positive("H0", H0))
-    W0 = float(check_finite("W0", W0))
-    check_choice("coordinates", coordinates, ("signed", "direct"))
-    common = dict(t_max=t_max, method=method, rtol=rtol, atol=atol, merger_tol=merger_tol,
-                  events=events, dense_output=dense_output, t_eval=t_eval,
-                  result_type=ReducedResult)
-    if coordinates == "direct":
-        return solve(system.rhs, system.jac, np.array([H0, W0]), **common)
-    d0 = np.sqrt(H0)
-    return solve(system.rhs_signed, system.jac_signed, np.array([d0, W0 / d0]),
-                 to_public=_signed_to_public, signed_distance=True, **common)
+    system = ReducedSystem(A_high=A_high, A_low=A_low, N=N, tau_h=tau_h, tau_y=tau_y)
+    return integrate(system, (H0, W0), t_max, method=method, rtol=rtol, atol=atol,
+                     merger_tol=merger_tol, events=events, dense_output=dense_output,
+                     t_eval=t_eval, coordinates=coordinates)
 
 
 def w_nullcline(H: ArrayLike, *, A_high: float, A_low: float, N: float, tau_h: float,

@@ -1,4 +1,4 @@
-"""Symbolic derivation (sympy) of the interaction theory from the linearised loss (spec §1–2).
+"""Symbolic derivation (sympy) of the interaction theory from the linearised loss (docs/theory.md §1–§2).
 
 This module is the independent route to the hand-written numeric kernels: it starts
 from the linearised loss (P25 eq. 14) and the gradient flow on the effective
@@ -9,7 +9,7 @@ parameters (eq. 15), adds the collinearity Ansatz ``d(dh)/dt ∥ dh``, and *deri
 * the conservation law (eq. 21) and ``Y`` in terms of ``A_high`` (eq. 22) —
   ``conservation_law``;
 * the reduced system (eq. 23, with the corrected coefficient ``b²/(4a) =
-  τ_h/(4N²τ_y²)``, spec §6a.3) — ``reduced_rhs``;
+  τ_h/(4N²τ_y²)``, docs/theory.md §5.1) — ``reduced_rhs``;
 * its fixed points (eq. 24) — ``fixed_points_symbolic``.
 
 Two kinds of steps are used, each legitimate for what it claims:
@@ -23,9 +23,9 @@ Two kinds of steps are used, each legitimate for what it claims:
    span, fixed by the Gram matrix ``[[‖dy_i‖², dy_iᵀỹ_i], [dy_iᵀỹ_i, ‖ỹ_i‖²]]``; the
    per-``i`` equations are derived with scalar symbols only and averaged after
    checking they are linear in the per-``i`` quantities (which is what makes the
-   average close, spec §1 step 5).
+   average close, docs/theory.md §1.9 step 5).
 
-Symbols: ``H, Y, W, S`` (spec notation), ``a = 1/τ_h``, ``b = 1/(N τ_y)``,
+Symbols: ``H, Y, W, S`` (the notation of docs/theory.md), ``a = 1/τ_h``, ``b = 1/(N τ_y)``,
 ``A_high``, ``A_low`` and the per-continuation ``P_i = ‖dy_i‖²``, ``w_i``,
 ``s_i = ‖ỹ_i‖²``. Expressions are cached; derivation takes about a second.
 """
@@ -49,7 +49,7 @@ t = sp.Symbol("t", real=True)
 
 def gradient_flow_residuals(hidden_dim: int = 2, output_dim: int = 2,
                             n_continuations: int = 2) -> dict[str, sp.Matrix]:
-    """Check eq. 15 and the exact identities of spec §1 in explicit components.
+    """Check eq. 15 and the exact identities of docs/theory.md §1.6–§1.9 in explicit components.
 
     Writes the loss of eq. 14,
     ``L = ½ ⟨‖ȳ_i + ½ D_i (h_α − h_¬α) − y*_{α,i}‖²⟩_{α,i}``, for the given sizes,
@@ -175,7 +175,7 @@ def reduced_rhs() -> tuple[sp.Expr, sp.Expr]:
     """Derive the reduced system (P25 eq. 23) by substituting eq. 22 and ``A_low² = r S``.
 
     The result equals ``(b²/(4a)) H (H² − A_high H − A_low²) − b H W + (b A_high/4) W
-    − a W²/(4H)``, i.e. coefficient ``τ_h/(4N²τ_y²)`` (spec §6a.3).
+    − a W²/(4H)``, i.e. coefficient ``τ_h/(4N²τ_y²)`` (docs/theory.md §5.1).
     """
     dH, _, dW = three_scalar_rhs()
     subs = {Y: conservation_law()["Y"], S: A_low**2 * b / a}  # A_low² = r S, r = a/b
@@ -187,7 +187,7 @@ def reduced_rhs_printed(coefficient: sp.Expr | None = None) -> sp.Expr:
 
     ``coefficient=None`` uses the corrected ``b²/(4a) = τ_h/(4N²τ_y²)``; passing another
     coefficient (e.g. the camera-ready text's ``τ_h/(4N²τ_y)``) shows that it does not
-    match ``reduced_rhs()`` (spec §6a.3).
+    match ``reduced_rhs()`` (docs/theory.md §5.1).
     """
     c = b**2 / (4 * a) if coefficient is None else coefficient
     return c * H * (H**2 - A_high * H - A_low**2) - b * H * W + b * A_high * W / 4 \
@@ -199,7 +199,7 @@ def fixed_points_symbolic() -> tuple[tuple[sp.Expr, sp.Expr], ...]:
     """Fixed points ``(H, W)`` of the derived reduced system (P25 eq. 24).
 
     ``dH/dt = 0`` forces ``W = 0``; then ``dW/dt = (b²/(4a)) H (H² − A_high H − A_low²)``
-    vanishes at ``H = 0`` (reached only as a limit, spec §2.4) and ``H = H₋, H₊``.
+    vanishes at ``H = 0`` (reached only as a limit, docs/theory.md §2.4) and ``H = H₋, H₊``.
     """
     dH, dW = reduced_rhs()
     W_roots = sp.solve(dH, W)

@@ -1,4 +1,4 @@
-"""The three-scalar interaction system of a representation pair (P25 eq. 4 = eq. 20, spec §2.1).
+"""The three-scalar interaction system of a representation pair (P25 eq. 4 = eq. 20, docs/theory.md §2.1).
 
 Variables, for a pair of prefixes with ``N`` shared continuations:
 
@@ -13,25 +13,31 @@ rates ``a = 1/τ_h`` (``1/τ_h = 1/τ_h1 + 1/τ_h2``) and ``b = 1/(N τ_y)``::
     dY/dt = −½ (b H + a Y/H) W
     dW/dt = −(b/4)(3W − Y + S) H − (a/4)(W/H)(Y + W)
 
-The per-continuation system (P25 eq. 19, spec §1) is also provided; with equal
-output rates its average over continuations closes exactly onto eq. 20.
+The per-continuation system (P25 eq. 19, docs/theory.md §1.9) is also provided; with
+equal output rates its average over continuations closes exactly onto eq. 20.
+
+Both systems are integrated with ``interaction.integrate`` (default: the regular
+signed-distance coordinates ``d = ±sqrt(H)``, docs/theory.md §4.1);
+``integrate_three_scalar`` and ``integrate_per_continuation`` are keyword wrappers.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
 
-from .checks import check_choice, check_finite, check_nonnegative, check_positive
-from .odesolve import EffectiveRates, HYWResult, OdeResult, check_rates, solve
+from .checks import check_finite, check_nonnegative, check_positive
+from .odesolve import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, EffectiveRates, OdeResult,
+                       OdeSystem, check_rates, integrate, store_parameter)
 
 
 @njit(cache=True, error_model="numpy")
 def rhs_three_scalar(H: float, Y: float, W: float, S: float, a: float, b: float
                      ) -> tuple[float, float, float]:
-    """Right-hand side of P25 eq. 20 (spec §2.1); ``a = 1/τ_h``, ``b = 1/(N τ_y)``."""
+    """Right-hand side of P25 eq. 20 (docs/theory.md §2.1); ``a = 1/τ_h``, ``b = 1/(N τ_y)``."""
     dH = -0.5 * a * W
     dY = -0.5 * (b * H + a * Y / H) * W
     dW = -0.25 * b * (3.0 * W - Y + S) * H - 0.25 * a * (W / H) * (Y + W)
@@ -65,7 +71,8 @@ def rhs_three_scalar_signed(d: float, q: float, v: float, S: float, a: float, b:
         dv/dt = −(b/4)(3 v d − q d² + S) d − (a/4) q v
 
     ``d`` is the coordinate of ``dh`` along its (Ansatz-fixed) direction; ``d = 0`` is a
-    crossing of the two representations, where eq. 20 is singular but this flow is regular.
+    crossing of the two representations, where eq. 20 is singular but this flow is
+    regular (docs/theory.md §4.1).
     """
     dd = -0.25 * a * v
     dq = -0.5 * b * v * d
@@ -90,7 +97,7 @@ def jac_three_scalar_signed(d: float, q: float, v: float, S: float, a: float, b:
 @njit(cache=True, error_model="numpy")
 def rhs_per_continuation(H: float, Yi: np.ndarray, Wi: np.ndarray, Si: np.ndarray,
                          a: float, bi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Right-hand side of the per-continuation system, P25 eq. 19 (spec §1).
+    """Right-hand side of the per-continuation system, P25 eq. 19 (docs/theory.md §1.9).
 
     ``Yi[i] = ‖dy_i‖²``, ``Wi[i] = w_i``, ``Si[i] = ‖ỹ_i‖²`` and ``bi[i] = 1/(N τ_{y_i})``
     (each continuation may have its own output rate; eq. 19 is the equal-rate case)::
@@ -121,11 +128,37 @@ def rhs_per_continuation_signed(d: float, qi: np.ndarray, vi: np.ndarray, Si: np
     return dd, dqi, dvi
 
 
-@dataclass(frozen=True)
-class ThreeScalarSystem(EffectiveRates):
-    """Parameters of P25 eq. 20: target second moment ``S``, shared continuations ``N`` and the rates.
+def signed_from_hyw(y0: np.ndarray) -> np.ndarray:
+    """``(H, Y, W) -> (d, q, v) = (sqrt(H), Y/H, W/d)`` at ``t = 0`` (where ``d > 0``)."""
+    d0 = np.sqrt(y0[0])
+    return np.array([d0, y0[1] / y0[0], y0[2] / d0])
 
-    ``N`` may be non-integer (e.g. an expected count); it must be ``>= 1``.
+
+def hyw_from_signed(z: np.ndarray) -> np.ndarray:
+    """``(d, q, v) -> (H, Y, W) = (d², q d², v d)``; ``z`` is ``(3,)`` or ``(3, T)``."""
+    d, q, v = z[0], z[1], z[2]
+    return np.stack([d * d, q * d * d, v * d])
+
+
+def check_pair_state(y0: Any, names: Sequence[str]) -> np.ndarray:
+    """Validate ``(H0, Y0, W0)``-like initial states: ``H0 > 0``, ``Y0 >= 0``, ``W0`` finite."""
+    if np.shape(y0) != (3,):
+        raise ValueError(f"y0 must have shape (3,) ordered as {tuple(names)} (got {np.shape(y0)})")
+    return np.array([check_positive(names[0], y0[0]), check_nonnegative(names[1], y0[1]),
+                     check_finite(names[2], y0[2])])
+
+
+class ThreeScalarResult(OdeResult):
+    """Solution of P25 eq. 20: ``.t``, ``.y`` (rows H, Y, W), ``.H``, ``.Y``, ``.W`` and scipy's fields."""
+
+
+@dataclass(frozen=True)
+class ThreeScalarSystem(EffectiveRates, OdeSystem):
+    """P25 eq. 20 (docs/theory.md §2.1): target second moment ``S``, shared continuations ``N``, rates.
+
+    State ``y = (H, Y, W)``. ``N`` may be non-integer (e.g. an expected count); it must
+    be ``>= 1``. Fields may be arrays of one broadcast shape for
+    ``interaction.integrate_batched``; ``interaction.integrate`` needs scalars.
     """
 
     S: float
@@ -133,9 +166,18 @@ class ThreeScalarSystem(EffectiveRates):
     tau_h: float
     tau_y: float
 
+    components: ClassVar[tuple[str, ...]] = ("H", "Y", "W")
+    result_type: ClassVar[type[OdeResult]] = ThreeScalarResult
+    distance_first: ClassVar[bool] = True
+    scalar_parameters: ClassVar[tuple[str, ...]] = ("S", "N", "tau_h", "tau_y")
+
     def __post_init__(self) -> None:
-        check_nonnegative("S", self.S)
-        check_rates(self.N, self.tau_h, self.tau_y)
+        store_parameter(self, "S", check_nonnegative("S", self.S))
+        for name, value in zip(("N", "tau_h", "tau_y"), check_rates(self.N, self.tau_h, self.tau_y)):
+            store_parameter(self, name, value)
+
+    def check_y0(self, y0: Any) -> np.ndarray:
+        return check_pair_state(y0, ("H0", "Y0", "W0"))
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         """``d(H, Y, W)/dt`` in ``solve_ivp``'s ``fun(t, y)`` convention."""
@@ -152,73 +194,44 @@ class ThreeScalarSystem(EffectiveRates):
     def jac_signed(self, t: float, z: np.ndarray) -> np.ndarray:
         return jac_three_scalar_signed(z[0], z[1], z[2], self.S, self.a, self.b)
 
-
-class ThreeScalarResult(HYWResult):
-    """Solution of P25 eq. 20: ``.t``, ``.y`` (rows H, Y, W), ``.H``, ``.Y``, ``.W`` and scipy's fields."""
-
-
-def _signed_to_public(z: np.ndarray) -> np.ndarray:
-    d, q, v = z[0], z[1], z[2]
-    return np.stack([d * d, q * d * d, v * d])
+    to_signed = staticmethod(signed_from_hyw)
+    from_signed = staticmethod(hyw_from_signed)
 
 
 def integrate_three_scalar(H0: float, Y0: float, W0: float, *, S: float, N: float, tau_h: float,
-                           tau_y: float, t_max: float, method: str = "LSODA", rtol: float = 1e-10,
-                           atol: float = 1e-14, merger_tol: float | None = None,
+                           tau_y: float, t_max: float, method: str = DEFAULT_METHOD,
+                           rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                           merger_tol: float | None = None,
                            events: Sequence[Callable] | Callable | None = None,
                            dense_output: bool = False, t_eval: np.ndarray | None = None,
                            coordinates: str = "signed") -> ThreeScalarResult:
-    """Integrate P25 eq. 20 (spec §2.1) from ``(H0, Y0, W0)`` over ``[0, t_max]`` with ``solve_ivp``.
+    """Integrate P25 eq. 20 (docs/theory.md §2.1) from ``(H0, Y0, W0)`` over ``[0, t_max]``.
+
+    Keyword wrapper of ``integrate(ThreeScalarSystem(S, N, tau_h, tau_y), (H0, Y0, W0),
+    t_max, ...)``; see ``interaction.integrate`` for the options and the result contract.
 
     Coordinates. Eq. 20 is singular at ``H = 0`` and, besides genuine mergers, some
     trajectories reach ``H = 0`` in finite time with ``W/H → +∞``: the two
-    representations pass *through* each other (``dh`` changes sign along its
-    direction; this happens above the stable manifold of the saddle at the origin,
-    e.g. for large ``W0``). In the default ``coordinates='signed'`` the flow is
-    integrated in the regular polynomial coordinates of ``rhs_three_scalar_signed``
-    (``d = ±sqrt(H)``, ``q = Y/H``, ``v = W/d``), which equal eq. 20 wherever ``H > 0``,
-    continue it through crossings (times in ``.t_crossings``) and follow a merger down
-    to ``H ~ 1e-30`` without the ``1/H`` stiffness. ``coordinates='direct'``
-    integrates eq. 20 literally in ``(H, Y, W)`` (analytic Jacobian); at a crossing
-    explicit methods fail (reported), while implicit ones may step over the
-    singularity with degraded accuracy. ``atol`` applies to the internal coordinates.
+    representations pass *through* each other (docs/theory.md §4.1; above the stable
+    manifold of the saddle at the origin, e.g. for large ``W0``). The default
+    ``coordinates='signed'`` integrates the regular polynomial flow of
+    ``rhs_three_scalar_signed`` (``d = ±sqrt(H)``, ``q = Y/H``, ``v = W/d``), which equals
+    eq. 20 wherever ``H > 0``, continues it through crossings (``.t_crossings``) and
+    follows a merger down to ``H ~ 1e-30`` without the ``1/H`` stiffness.
+    ``coordinates='direct'`` integrates eq. 20 literally (analytic Jacobian).
 
-    ``method``: ``'LSODA'`` (default; switches to a stiff method when needed; fastest
-    for long runs to equilibrium), ``'Radau'``, ``'BDF'``, ``'DOP853'``, ``'RK45'``,
-    ``'RK23'``. In the tail of a merger (``H`` many orders below its start) the merger
+    Method. In the tail of a merger (``H`` many orders below its start) the merger
     point is non-hyperbolic and LSODA's *relative* error in ``H`` grows to ~100×
-    ``rtol``; use ``'DOP853'`` when that tail must be accurate.
-
-    Events: ``merger_tol`` adds a terminal event "``H`` falls to ``merger_tol``" as
-    ``t_events[0]`` (``.merged``; note that a crossing also passes through small ``H``,
-    so a terminal merger event can stop a crossing trajectory); user ``events`` — scipy's ``event(t, y)`` convention
-    with ``y = (H, Y, W)``, optional ``terminal``/``direction`` attributes — follow in
-    order. ``status`` follows scipy (``0`` reached ``t_max``, ``1`` terminal event,
-    ``-1`` failure); a non-finite solution, or (direct coordinates) ``H <= 0``, is
-    reported as a failure (``success = False``), never as a silent number.
+    ``rtol``; use ``method='DOP853'`` when that tail must be accurate.
     """
-    N, tau_h, tau_y = (float(v) for v in check_rates(N, tau_h, tau_y))
-    system = ThreeScalarSystem(S=float(check_nonnegative("S", S)), N=N, tau_h=tau_h, tau_y=tau_y)
-    H0 = float(check_positive("H0", H0))
-    Y0 = float(check_nonnegative("Y0", Y0))
-    W0 = float(check_finite("W0", W0))
-    check_choice("coordinates", coordinates, ("signed", "direct"))
-    common = dict(t_max=t_max, method=method, rtol=rtol, atol=atol, merger_tol=merger_tol,
-                  events=events, dense_output=dense_output, t_eval=t_eval,
-                  result_type=ThreeScalarResult)
-    if coordinates == "direct":
-        return solve(system.rhs, system.jac, np.array([H0, Y0, W0]), **common)
-    d0 = np.sqrt(H0)
-    return solve(system.rhs_signed, system.jac_signed, np.array([d0, Y0 / H0, W0 / d0]),
-                 to_public=_signed_to_public, signed_distance=True, **common)
+    system = ThreeScalarSystem(S=S, N=N, tau_h=tau_h, tau_y=tau_y)
+    return integrate(system, (H0, Y0, W0), t_max, method=method, rtol=rtol, atol=atol,
+                     merger_tol=merger_tol, events=events, dense_output=dense_output,
+                     t_eval=t_eval, coordinates=coordinates)
 
 
 class PerContinuationResult(OdeResult):
     """Solution of P25 eq. 19: ``.H``; ``.Yi``, ``.Wi`` of shape ``(N, len(t))``; averages ``.Y``, ``.W``."""
-
-    @property
-    def H(self) -> np.ndarray:
-        return self.y[0]
 
     @property
     def Yi(self) -> np.ndarray:
@@ -237,21 +250,91 @@ class PerContinuationResult(OdeResult):
         return self.Wi.mean(axis=0)
 
 
+@dataclass(frozen=True, eq=False)
+class PerContinuationSystem(OdeSystem):
+    """P25 eq. 19 (docs/theory.md §1.9) for ``N = len(S)`` continuations.
+
+    ``S[i] = ‖ỹ_i‖² >= 0`` (each continuation its own target difference); ``tau_y`` is
+    one output time constant or one per continuation (``b_i = 1/(N τ_{y_i})``; with
+    equal ``tau_y`` the averages obey eq. 20 exactly, docs/theory.md §1.9; with unequal
+    ones they do not close). State ``y = (H, Y_1..Y_N, W_1..W_N)`` with
+    ``Y_i = ‖dy_i‖²``, ``W_i = w_i``.
+    """
+
+    S: np.ndarray
+    tau_h: float
+    tau_y: Any
+
+    result_type: ClassVar[type[OdeResult]] = PerContinuationResult
+    distance_first: ClassVar[bool] = True
+    scalar_parameters: ClassVar[tuple[str, ...]] = ("tau_h",)
+    jac_signed: ClassVar[Callable | None] = None  # finite differences in the implicit methods
+
+    def __post_init__(self) -> None:
+        S = check_nonnegative("S", self.S)
+        if S.ndim != 1 or S.size < 1:
+            raise ValueError(f"S must be a 1-D array of length N >= 1 (got shape {S.shape})")
+        object.__setattr__(self, "S", S)
+        store_parameter(self, "tau_h", check_positive("tau_h", self.tau_h))
+        tau_y = check_positive("tau_y", self.tau_y)
+        if tau_y.ndim > 1 or tau_y.size not in (1, S.size):
+            raise ValueError(f"tau_y must be a scalar or have length N = {S.size} (got shape {tau_y.shape})")
+        object.__setattr__(self, "tau_y", np.broadcast_to(tau_y, (S.size,)).astype(float))
+
+    @property
+    def N(self) -> int:
+        return self.S.size
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return ("H",) + tuple(f"Y_{i}" for i in range(1, self.N + 1)) \
+            + tuple(f"W_{i}" for i in range(1, self.N + 1))
+
+    def check_y0(self, y0: Any) -> np.ndarray:
+        y0 = check_finite("y0", y0)
+        if y0.shape != (2 * self.N + 1,):
+            raise ValueError(f"y0 must have shape ({2 * self.N + 1},) = (H0, Y0_1..Y0_N, W0_1..W0_N) "
+                             f"(got {y0.shape})")
+        check_positive("H0", y0[0])
+        check_nonnegative("Y0", y0[1:1 + self.N])
+        return y0
+
+    def _split(self, y: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        return y[0], y[1:1 + self.N], y[1 + self.N:]
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        dH, dYi, dWi = rhs_per_continuation(*self._split(y), self.S, 1.0 / self.tau_h,
+                                            1.0 / (self.N * self.tau_y))
+        return np.concatenate(([dH], dYi, dWi))
+
+    def rhs_signed(self, t: float, z: np.ndarray) -> np.ndarray:
+        """``d(d, q_i, v_i)/dt`` (``rhs_per_continuation_signed``)."""
+        dd, dqi, dvi = rhs_per_continuation_signed(*self._split(z), self.S, 1.0 / self.tau_h,
+                                                   1.0 / (self.N * self.tau_y))
+        return np.concatenate(([dd], dqi, dvi))
+
+    def to_signed(self, y0: np.ndarray) -> np.ndarray:
+        H0, Y0, W0 = self._split(y0)
+        d0 = np.sqrt(H0)
+        return np.concatenate(([d0], Y0 / H0, W0 / d0))
+
+    def from_signed(self, z: np.ndarray) -> np.ndarray:
+        d, q, v = self._split(z)
+        return np.concatenate([np.asarray(d * d)[None], q * d * d, v * d])
+
+
 def integrate_per_continuation(H0: float, Y0: np.ndarray, W0: np.ndarray, S: np.ndarray, *,
                                tau_h: float, tau_y: float | np.ndarray, t_max: float,
-                               method: str = "LSODA", rtol: float = 1e-10, atol: float = 1e-14,
-                               merger_tol: float | None = None,
+                               method: str = DEFAULT_METHOD, rtol: float = DEFAULT_RTOL,
+                               atol: float = DEFAULT_ATOL, merger_tol: float | None = None,
                                events: Sequence[Callable] | Callable | None = None,
                                dense_output: bool = False, t_eval: np.ndarray | None = None,
                                coordinates: str = "signed") -> PerContinuationResult:
-    """Integrate the per-continuation system, P25 eq. 19 (spec §1), for ``N = len(Y0)`` continuations.
+    """Integrate P25 eq. 19 (docs/theory.md §1.9) for ``N = len(Y0)`` continuations.
 
-    ``Y0[i] = ‖dy_i(0)‖² >= 0``, ``W0[i] = w_i(0)``, ``S[i] = ‖ỹ_i‖² >= 0`` (each continuation
-    its own target difference); ``tau_y`` is one output time constant or one per
-    continuation. With equal ``tau_y`` the averages ``Y = ⟨Yi⟩``, ``W = ⟨Wi⟩`` obey eq. 20
-    exactly (spec §1 step 5); with unequal ones they do not close.
-    Coordinates (``'signed'``: regular, through crossings; ``'direct'``: literal eq. 19),
-    events, status and failure reporting as ``integrate_three_scalar``.
+    ``Y0[i] = ‖dy_i(0)‖² >= 0``, ``W0[i] = w_i(0)``, ``S[i] = ‖ỹ_i‖² >= 0``. Keyword
+    wrapper of ``integrate(PerContinuationSystem(S, tau_h, tau_y), (H0, *Y0, *W0), ...)``;
+    coordinates, events, status and failure reporting as ``integrate_three_scalar``.
     """
     Y0 = check_nonnegative("Y0", Y0)
     W0 = check_finite("W0", W0)
@@ -259,30 +342,8 @@ def integrate_per_continuation(H0: float, Y0: np.ndarray, W0: np.ndarray, S: np.
     if Y0.ndim != 1 or Y0.size < 1 or W0.shape != Y0.shape or S.shape != Y0.shape:
         raise ValueError("Y0, W0 and S must be 1-D arrays of equal length N >= 1 "
                          f"(got shapes {Y0.shape}, {W0.shape}, {S.shape})")
-    N = Y0.size
-    tau_h = float(check_positive("tau_h", tau_h))
-    tau_y = np.broadcast_to(check_positive("tau_y", tau_y), (N,)).astype(float)
     H0 = float(check_positive("H0", H0))
-    check_choice("coordinates", coordinates, ("signed", "direct"))
-    a, bi = 1.0 / tau_h, 1.0 / (N * tau_y)
-    common = dict(t_max=t_max, method=method, rtol=rtol, atol=atol, merger_tol=merger_tol,
-                  events=events, dense_output=dense_output, t_eval=t_eval,
-                  result_type=PerContinuationResult)
-    if coordinates == "direct":
-        def rhs(t: float, y: np.ndarray) -> np.ndarray:
-            dH, dYi, dWi = rhs_per_continuation(y[0], y[1:1 + N], y[1 + N:], S, a, bi)
-            return np.concatenate(([dH], dYi, dWi))
-
-        return solve(rhs, None, np.concatenate(([H0], Y0, W0)), **common)
-
-    def rhs_signed(t: float, z: np.ndarray) -> np.ndarray:
-        dd, dqi, dvi = rhs_per_continuation_signed(z[0], z[1:1 + N], z[1 + N:], S, a, bi)
-        return np.concatenate(([dd], dqi, dvi))
-
-    def to_public(z: np.ndarray) -> np.ndarray:
-        d = z[0]
-        return np.concatenate([np.asarray(d * d)[None], z[1:1 + N] * d * d, z[1 + N:] * d])
-
-    d0 = np.sqrt(H0)
-    return solve(rhs_signed, None, np.concatenate(([d0], Y0 / H0, W0 / d0)), to_public=to_public,
-                 signed_distance=True, **common)
+    system = PerContinuationSystem(S=S, tau_h=tau_h, tau_y=tau_y)
+    return integrate(system, np.concatenate(([H0], Y0, W0)), t_max, method=method, rtol=rtol,
+                     atol=atol, merger_tol=merger_tol, events=events, dense_output=dense_output,
+                     t_eval=t_eval, coordinates=coordinates)

@@ -1,4 +1,4 @@
-"""The 2024 two-point system (P24, ``source/simulate.py::der``) and its mapping onto P25 eq. 20 (spec §2.9).
+"""The 2024 two-point system (P24, ``source/simulate.py::der``) and its mapping onto P25 eq. 20 (docs/theory.md §2.9).
 
 P24 linearises the encoder too, ``h(x) ≈ h̄ + ½ D_h (x_α − x_¬α)``, so the hidden-side rate
 is multiplied by ``dx2 = ‖x_2 − x_1‖²``. The code integrates ``(h, y, w) = (‖dh‖², ‖dy‖², w)``
@@ -15,12 +15,15 @@ This is P25 eq. 20 with ``N = 1`` under ``1/τ_h ↔ 2 η_h dx2``, ``1/(N τ_y) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .checks import check_finite, check_nonnegative, check_positive
-from .odesolve import HYWResult, check_rates, solve
+from .checks import check_nonnegative, check_positive
+from .odesolve import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, OdeResult, OdeSystem,
+                       check_rates, integrate, store_parameter)
+from .three_scalar import (check_pair_state, hyw_from_signed, jac_three_scalar_signed,
+                           rhs_three_scalar_signed, signed_from_hyw)
 
 
 def _check_etas(eta_h: Any, eta_y: Any, dx2: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +53,7 @@ def h_final_2024(h0: Any, y0: Any, *, eta_h: Any, eta_y: Any, dx2: Any, dy2: Any
 
 
 def to_p25(*, eta_h: Any, eta_y: Any, dx2: Any, dy2: Any) -> dict[str, np.ndarray]:
-    """P25 eq. 20 parameters of a 2024 system (spec §2.9).
+    """P25 eq. 20 parameters of a 2024 system (docs/theory.md §2.9).
 
     ``tau_h = 1/(2 η_h dx2)``, ``tau_y = 1/(2 η_y)``, ``N = 1``, ``S = dy2``.
     """
@@ -71,18 +74,40 @@ def from_p25(*, S: Any, N: Any, tau_h: Any, tau_y: Any, dx2: Any = 1.0) -> dict[
             "dy2": check_nonnegative("S", S)}
 
 
+class TwoPoint2024Result(OdeResult):
+    """Solution of the 2024 system: ``.t``, ``.y`` (rows h, y, w), named ``.H``, ``.Y``, ``.W`` (= h, y, w)."""
+
+
 @dataclass(frozen=True)
-class TwoPoint2024System:
-    """The 2024 two-point system's parameters ``η_h, η_y > 0``, ``dx2 > 0``, ``dy2 >= 0``."""
+class TwoPoint2024System(OdeSystem):
+    """The 2024 two-point system (docs/theory.md §2.9): ``η_h, η_y > 0``, ``dx2 > 0``, ``dy2 >= 0``.
+
+    State ``(h, y, w) = (‖dh‖², ‖dy‖², w)``; ``rhs`` is exactly the 2024 code's ``der``
+    (``coordinates='direct'``). The components carry P25's names ``('H', 'Y', 'W')``
+    (``res.y`` is scipy's solution array, so a component named ``y`` could not be reached
+    as an attribute). Being eq. 20 under the mapping of the module docstring, it has
+    eq. 20's signed-distance coordinates (the default of ``interaction.integrate``),
+    with ``a = 2 η_h dx2``, ``b = 2 η_y``, ``S = dy2``: in direct coordinates a merger
+    drives ``h`` to ~1e-17, where LSODA's undershoot below 0 is reported as a failure.
+    """
 
     eta_h: float
     eta_y: float
     dx2: float
     dy2: float
 
+    components: ClassVar[tuple[str, ...]] = ("H", "Y", "W")
+    result_type: ClassVar[type[OdeResult]] = TwoPoint2024Result
+    distance_first: ClassVar[bool] = True
+    scalar_parameters: ClassVar[tuple[str, ...]] = ("eta_h", "eta_y", "dx2", "dy2")
+
     def __post_init__(self) -> None:
-        _check_etas(self.eta_h, self.eta_y, self.dx2)
-        check_nonnegative("dy2", self.dy2)
+        for name, value in zip(("eta_h", "eta_y", "dx2"), _check_etas(self.eta_h, self.eta_y, self.dx2)):
+            store_parameter(self, name, value)
+        store_parameter(self, "dy2", check_nonnegative("dy2", self.dy2))
+
+    def check_y0(self, y0: Any) -> np.ndarray:
+        return check_pair_state(y0, ("h0", "y0", "w0"))
 
     def rhs(self, t: float, z: np.ndarray) -> np.ndarray:
         """``d(h, y, w)/dt`` exactly as the 2024 code's ``der``."""
@@ -91,6 +116,19 @@ class TwoPoint2024System:
         return np.array([-eh * w,
                          -w * (self.eta_y * h + eh * y / h),
                          -0.5 * self.eta_y * (3.0 * w - y + self.dy2) * h - 0.5 * eh * (y + w) * w / h])
+
+    def _p25_rates(self) -> tuple[float, float, float]:
+        """``(S, a, b)`` of eq. 20 for this system (docs/theory.md §2.9)."""
+        return self.dy2, 2.0 * self.eta_h * self.dx2, 2.0 * self.eta_y
+
+    def rhs_signed(self, t: float, z: np.ndarray) -> np.ndarray:
+        return np.array(rhs_three_scalar_signed(z[0], z[1], z[2], *self._p25_rates()))
+
+    def jac_signed(self, t: float, z: np.ndarray) -> np.ndarray:
+        return jac_three_scalar_signed(z[0], z[1], z[2], *self._p25_rates())
+
+    to_signed = staticmethod(signed_from_hyw)
+    from_signed = staticmethod(hyw_from_signed)
 
     def jac(self, t: float, z: np.ndarray) -> np.ndarray:
         """Analytic Jacobian ``∂(ḣ, ẏ, ẇ)/∂(h, y, w)``."""
@@ -105,26 +143,18 @@ class TwoPoint2024System:
         ])
 
 
-class TwoPoint2024Result(HYWResult):
-    """Solution of the 2024 system: ``.t``, ``.y`` (rows h, y, w) and ``.H``, ``.Y``, ``.W`` (= h, y, w)."""
-
-
 def integrate_two_point_2024(h0: float, y0: float, w0: float, *, eta_h: float, eta_y: float,
-                             dx2: float, dy2: float, t_max: float, method: str = "Radau",
-                             rtol: float = 1e-10, atol: float = 1e-14,
-                             merger_tol: float | None = None, t_eval: Any = None
-                             ) -> TwoPoint2024Result:
+                             dx2: float, dy2: float, t_max: float, method: str = DEFAULT_METHOD,
+                             rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                             merger_tol: float | None = None, t_eval: Any = None,
+                             coordinates: str = "signed") -> TwoPoint2024Result:
     """Integrate the 2024 two-point system from ``(h0, y0, w0)`` on ``[0, t_max]``.
 
-    Default method Radau with the analytic Jacobian, as the 2024 code's fits used
-    Radau. Status/events as ``interaction.three_scalar.integrate_three_scalar``.
+    Keyword wrapper of ``integrate(TwoPoint2024System(eta_h, eta_y, dx2, dy2), (h0, y0, w0),
+    t_max, ...)``. ``coordinates='direct', method='Radau'`` is what the 2024 code did
+    (its ``der`` with Radau); the default signed coordinates follow mergers and crossings
+    regularly. Status/events as ``interaction.integrate``.
     """
-    system = TwoPoint2024System(eta_h=float(check_positive("eta_h", eta_h)),
-                                eta_y=float(check_positive("eta_y", eta_y)),
-                                dx2=float(check_positive("dx2", dx2)),
-                                dy2=float(check_nonnegative("dy2", dy2)))
-    z0 = np.array([float(check_positive("h0", h0)), float(check_nonnegative("y0", y0)),
-                   float(check_finite("w0", w0))])
-    return solve(system.rhs, system.jac, z0, t_max=t_max, method=method, rtol=rtol, atol=atol,
-                 merger_tol=merger_tol, events=None, dense_output=False, t_eval=t_eval,
-                 result_type=TwoPoint2024Result)
+    system = TwoPoint2024System(eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
+    return integrate(system, (h0, y0, w0), t_max, method=method, rtol=rtol, atol=atol,
+                     merger_tol=merger_tol, t_eval=t_eval, coordinates=coordinates)

@@ -1,9 +1,9 @@
-"""The full vector gradient flow of a representation pair, without the collinearity Ansatz (spec §2.8).
+"""The full vector gradient flow of a representation pair, without the collinearity Ansatz (docs/theory.md §2.8).
 
 Beyond the paper. P25 derives eq. 20 from the gradient flow of eqs. 13–15 by assuming
 ``d(dh)/dt ∥ dh``. Here the flow itself is integrated in any hidden dimension ``d``:
 with ``dh = h_2 − h_1 ∈ R^d``, output Jacobians ``D_i ∈ R^{p×d}`` and target
-differences ``ỹ_i ∈ R^p`` (``i = 1..N``; the offsets ``ȳ_i`` decouple, spec §1)::
+differences ``ỹ_i ∈ R^p`` (``i = 1..N``; the offsets ``ȳ_i`` decouple, docs/theory.md §1.6)::
 
     d(dh)/dt = −(a/4) ⟨D_iᵀ (D_i dh − ỹ_i)⟩_i,       a = 1/τ_h = 1/τ_h1 + 1/τ_h2
     dD_i/dt  = −(b/4) (D_i dh − ỹ_i) dhᵀ,             b = 1/(N τ_y)
@@ -17,13 +17,13 @@ form (eq. 5) is exact only while ``dh`` stays an eigenvector of ``M`` (e.g. ``d 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
-from .checks import check_choice, check_finite, check_interval, check_positive
-from .odesolve import EffectiveRates, METHODS, OdeResult
+from .checks import check_finite, check_int, check_positive
+from .odesolve import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, EffectiveRates, OdeResult,
+                       OdeSystem, integrate, store_parameter)
 
 
 def _check_pair(dh: Any, D: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +40,7 @@ def _check_pair(dh: Any, D: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, 
 
 
 def linearised_loss(h1: Any, h2: Any, ybar: Any, D: Any, ystar1: Any, ystar2: Any) -> float:
-    """The linearised pair loss, P25 eq. 14 (spec §1).
+    """The linearised pair loss, P25 eq. 14 (docs/theory.md §1.5).
 
     ``L = ½ ⟨‖ȳ_i + ½ D_i (h_α − h_¬α) − y*_{α,i}‖²⟩`` averaged over ``α ∈ {1, 2}`` and
     ``i = 1..N``. Shapes: ``h1, h2`` (d,), ``ybar, ystar1, ystar2`` (N, p), ``D`` (N, p, d).
@@ -71,12 +71,29 @@ def loss_gradients(h1: Any, h2: Any, ybar: Any, D: Any, ystar1: Any, ystar2: Any
             "D": 0.25 / N * e[:, :, None] * dh[None, None, :]}
 
 
-@dataclass(frozen=True)
-class VectorFlowSystem(EffectiveRates):
-    """The pair's vector gradient flow in ``(dh, D)`` (spec §2.8) for fixed targets ``ỹ_i``.
+class VectorFlowResult(OdeResult):
+    """Solution of the vector flow: ``.t``, ``.y`` (packed state), ``.dh`` (T, d), ``.D`` (T, N, p, d)."""
+
+    @property
+    def dh(self) -> np.ndarray:
+        return self.system.unpack(self.y)[0].T
+
+    @property
+    def D(self) -> np.ndarray:
+        return np.moveaxis(self.system.unpack(self.y)[1], -1, 0)
+
+    def scalars(self) -> dict[str, np.ndarray]:
+        """``H, Y, W, S`` along the solution (``pair_scalars``)."""
+        return pair_scalars(self.dh, self.D, self.system.targets)
+
+
+@dataclass(frozen=True, eq=False)
+class VectorFlowSystem(EffectiveRates, OdeSystem):
+    """The pair's vector gradient flow in ``(dh, D)`` (docs/theory.md §2.8) for fixed targets ``ỹ_i``.
 
     ``targets`` has shape (N, p); ``tau_h`` is the combined ``1/τ_h = 1/τ_h1 + 1/τ_h2``.
-    The state is packed as ``z = [dh, D.ravel()]``.
+    The state is packed as ``z = [dh, D.ravel()]`` (``pack``); its components are named
+    ``dh[k]`` and ``D[i,o,k]``. The merger event of ``interaction.integrate`` watches ``‖dh‖²``.
     """
 
     targets: np.ndarray
@@ -84,19 +101,31 @@ class VectorFlowSystem(EffectiveRates):
     tau_h: float
     tau_y: float
 
+    result_type: ClassVar[type[OdeResult]] = VectorFlowResult
+    scalar_parameters: ClassVar[tuple[str, ...]] = ("tau_h", "tau_y")
+
     def __post_init__(self) -> None:
         targets = check_finite("targets", self.targets)
         if targets.ndim != 2 or 0 in targets.shape:
             raise ValueError(f"targets must have shape (N, p) with N, p >= 1 (got {targets.shape})")
-        if self.hidden_dim < 1:
-            raise ValueError(f"hidden_dim must be >= 1 (got {self.hidden_dim})")
-        check_positive("tau_h", self.tau_h)
-        check_positive("tau_y", self.tau_y)
+        object.__setattr__(self, "hidden_dim", check_int("hidden_dim", self.hidden_dim, minimum=1))
+        store_parameter(self, "tau_h", check_positive("tau_h", self.tau_h))
+        store_parameter(self, "tau_y", check_positive("tau_y", self.tau_y))
         object.__setattr__(self, "targets", targets)
 
     @property
     def N(self) -> int:
         return self.targets.shape[0]
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        N, p = self.targets.shape
+        return tuple(f"dh[{k}]" for k in range(self.hidden_dim)) + tuple(
+            f"D[{i},{o},{k}]" for i in range(N) for o in range(p) for k in range(self.hidden_dim))
+
+    def distance2(self, y: np.ndarray) -> Any:
+        """``H = ‖dh‖²`` of a packed state ``(n_state,)`` or ``(n_state, T)``."""
+        return np.sum(y[:self.hidden_dim] ** 2, axis=0)
 
     def pack(self, dh: np.ndarray, D: np.ndarray) -> np.ndarray:
         return np.concatenate([np.ravel(dh), np.ravel(D)])
@@ -107,7 +136,7 @@ class VectorFlowSystem(EffectiveRates):
         return z[:d], z[d:].reshape((N, p, d) + z.shape[1:])
 
     def rhs(self, t: float, z: np.ndarray) -> np.ndarray:
-        """``d(dh, D)/dt`` of spec §2.8 in ``solve_ivp``'s convention."""
+        """``d(dh, D)/dt`` of docs/theory.md §2.8 in ``solve_ivp``'s convention."""
         dh, D = self.unpack(z)
         e = D @ dh - self.targets
         d_dh = -0.25 * self.a * np.einsum("ipd,ip->d", D, e) / self.N
@@ -116,7 +145,7 @@ class VectorFlowSystem(EffectiveRates):
 
 
 def pair_scalars(dh: Any, D: Any, targets: Any) -> dict[str, np.ndarray]:
-    """The scalars of spec §1 from vector quantities: ``H, Y, W, S``.
+    """The scalars of docs/theory.md §1.8–§1.9 from vector quantities: ``H, Y, W, S``.
 
     ``dh`` (..., d) and ``D`` (..., N, p, d) may carry leading (e.g. time) axes.
     ``H = ‖dh‖²``, ``Y = ⟨‖D_i dh‖²⟩``, ``W = ⟨dy_iᵀ(dy_i − ỹ_i)⟩``, ``S = ⟨‖ỹ_i‖²⟩``.
@@ -129,7 +158,7 @@ def pair_scalars(dh: Any, D: Any, targets: Any) -> dict[str, np.ndarray]:
 
 
 def invariant_matrix(dh: Any, D: Any, *, tau_h: float, tau_y: float) -> np.ndarray:
-    """The conserved matrix ``C = dh dhᵀ/a − M/b`` (spec §2.8), ``M = ⟨D_iᵀD_i⟩``.
+    """The conserved matrix ``C = dh dhᵀ/a − M/b`` (docs/theory.md §2.8), ``M = ⟨D_iᵀD_i⟩``.
 
     ``N`` is ``D.shape[-3]``; leading axes of ``dh`` (..., d) and ``D`` (..., N, p, d) broadcast.
     """
@@ -142,7 +171,7 @@ def invariant_matrix(dh: Any, D: Any, *, tau_h: float, tau_y: float) -> np.ndarr
 
 
 def exact_agreeing_final_distance(dh0: Any, M0: Any, r: float) -> float:
-    """Exact ``‖dh(∞)‖²`` of an agreeing pair under the full vector flow (spec §2.8).
+    """Exact ``‖dh(∞)‖²`` of an agreeing pair under the full vector flow (docs/theory.md §2.8).
 
     ``max(0, λ_max(dh₀dh₀ᵀ − r M₀))`` with ``M₀ = ⟨D_iᵀD_i⟩`` at ``t = 0`` and
     ``r = N τ_y/τ_h``. The pair merges iff ``dh₀dh₀ᵀ ⪯ r M₀``. This is ``≥ max(0, A_high)``;
@@ -159,49 +188,18 @@ def exact_agreeing_final_distance(dh0: Any, M0: Any, r: float) -> float:
     return max(0.0, float(lam[-1]))
 
 
-@dataclass
-class VectorFlowResult(OdeResult):
-    """Solution of the vector flow: ``.t``, ``.y`` (packed state), ``.dh`` (T, d), ``.D`` (T, N, p, d)."""
-
-    system: VectorFlowSystem | None = None
-
-    @property
-    def dh(self) -> np.ndarray:
-        return self.system.unpack(self.y)[0].T
-
-    @property
-    def D(self) -> np.ndarray:
-        return np.moveaxis(self.system.unpack(self.y)[1], -1, 0)
-
-    def scalars(self) -> dict[str, np.ndarray]:
-        """``H, Y, W, S`` along the solution (``pair_scalars``)."""
-        return pair_scalars(self.dh, self.D, self.system.targets)
-
-
 def integrate_vector_flow(dh0: Any, D0: Any, targets: Any, *, tau_h: float, tau_y: float,
-                          t_max: float, method: str = "DOP853", rtol: float = 1e-11,
-                          atol: float = 1e-13, t_eval: Any = None) -> VectorFlowResult:
-    """Integrate the full vector flow (spec §2.8) from ``(dh0, D0)`` on ``[0, t_max]``.
+                          t_max: float, method: str = DEFAULT_METHOD, rtol: float = DEFAULT_RTOL,
+                          atol: float = DEFAULT_ATOL, t_eval: Any = None,
+                          merger_tol: float | None = None) -> VectorFlowResult:
+    """Integrate the full vector flow (docs/theory.md §2.8) from ``(dh0, D0)`` on ``[0, t_max]``.
 
-    ``dh0`` (d,), ``D0`` (N, p, d), ``targets`` = ``ỹ_i`` (N, p). Status follows scipy
-    (``0`` reached ``t_max``, ``-1`` failure); a non-finite solution is a failure.
+    ``dh0`` (d,), ``D0`` (N, p, d), ``targets`` = ``ỹ_i`` (N, p). Wrapper of
+    ``integrate(VectorFlowSystem(...), system.pack(dh0, D0), t_max, ...)``; status
+    follows scipy (``0`` reached ``t_max``, ``1`` merger event ``‖dh‖² = merger_tol``,
+    ``-1`` failure; a non-finite solution is a failure).
     """
     dh0, D0, targets = _check_pair(dh0, D0, targets)
-    t_max = float(check_positive("t_max", t_max))
-    check_choice("method", method, METHODS)
-    check_interval("rtol", rtol, 0.0, 1.0, lo_closed=False, hi_closed=False)
-    check_positive("atol", atol)
-    if t_eval is not None:
-        t_eval = check_finite("t_eval", t_eval)
-        if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
-            raise ValueError("t_eval must be a strictly increasing 1-D array within [0, t_max]")
-    system = VectorFlowSystem(targets=targets, hidden_dim=dh0.size, tau_h=float(tau_h),
-                              tau_y=float(tau_y))
-    raw = solve_ivp(system.rhs, (0.0, t_max), system.pack(dh0, D0), method=method, rtol=rtol,
-                    atol=atol, t_eval=t_eval)
-    status, message = int(raw.status), str(raw.message)
-    if status >= 0 and not np.all(np.isfinite(raw.y)):
-        status, message = -1, "solution became non-finite"
-    return VectorFlowResult(t=raw.t, y=raw.y, status=status, message=message, t_events=[],
-                            y_events=[], sol=raw.sol, nfev=int(raw.nfev), njev=int(raw.njev),
-                            merged=False, system=system)
+    system = VectorFlowSystem(targets=targets, hidden_dim=dh0.size, tau_h=tau_h, tau_y=tau_y)
+    return integrate(system, system.pack(dh0, D0), t_max, method=method, rtol=rtol, atol=atol,
+                     t_eval=t_eval, merger_tol=merger_tol)

@@ -1,4 +1,4 @@
-"""Merger boundary (P25 eq. 9, spec §3) and the expected number of shared continuations."""
+"""Merger boundary (P25 eq. 9, docs/theory.md §3) and the expected number of shared continuations."""
 import itertools
 
 import numpy as np

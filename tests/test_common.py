@@ -103,3 +103,19 @@ def test_torch_threads_restores_the_count():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_labelled_dataset_has_named_dims_and_config(tmp_path):
+    xr = pytest.importorskip("xarray")
+    from validation.common.labelled import to_dataset
+    res = save_results(tmp_path, "exp", {"acc": np.arange(6.0).reshape(2, 3), "n": np.arange(2)},
+                       {"config": {"gains": [0.1, 0.2]}})
+    ds = to_dataset(res, {"acc": ("gain", "fraction")}, coords={"gain": [0.1, 0.2], "fraction": [0.3, 0.6, 0.9]})
+    assert isinstance(ds, xr.Dataset)
+    assert ds["acc"].dims == ("gain", "fraction")
+    assert float(ds["acc"].sel(gain=0.2, fraction=0.6)) == 4.0
+    assert ds["n"].dims == ("n_dim0",)
+    assert json.loads(ds.attrs["config"]) == {"gains": [0.1, 0.2]}
+    ds.to_netcdf(tmp_path / "r.nc", engine="scipy")
+    with pytest.raises(ValueError, match="'acc' has 2 axes"):
+        to_dataset(res, {"acc": ("gain",)})

@@ -1,4 +1,4 @@
-"""Fixed points of eq. 23 (eq. 24) and their stability (spec §2.5, the corrected eqs. 26-32)."""
+"""Fixed points of eq. 23 (eq. 24) and their stability (docs/theory.md §2.5, the corrected eqs. 26-32)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from interaction.closed_form import final_distance
 from interaction.fixed_points import STABILITY_CLASSES, fixed_points
-from interaction.reduced import integrate_reduced, jac_reduced_signed, rhs_reduced
+from interaction.reduced import integrate_reduced, jac_reduced, jac_reduced_signed, rhs_reduced
 
 # |A_high| >= 1e-3 or exactly 0: the numeric route cannot resolve rates of order 1e-266
 A_s = st.one_of(st.just(0.0), st.floats(1e-3, 5.0), st.floats(-5.0, -1e-3))
@@ -22,6 +22,21 @@ def _fd_jacobian(A, L, a, b, H, W, h=1e-6):
                             (f(H, W + sW) - f(H, W - sW)) / (2 * sW)])
 
 
+@given(A=st.floats(-5.0, 5.0), L=st.floats(0.0, 4.0), N=count, tau_h=rate, tau_y=rate)
+def test_h_plus_is_always_a_node_the_discriminant_is_b2_a_high2_over_16(A, L, N, tau_h, tau_y):
+    # docs/theory.md §4.2: tr² − 4 det of eq. 23's Jacobian at (H₊, 0) is b² A_high²/16 >= 0,
+    # so H₊ is never a focus (P25 allows one).
+    a, b = 1 / tau_h, 1 / (N * tau_y)
+    H_plus = float(final_distance(A, L))
+    if H_plus <= 0:
+        return  # merger case: H₊ coincides with the origin (no Jacobian there)
+    J = jac_reduced(H_plus, 0.0, A, L, a, b)
+    disc = np.trace(J) ** 2 - 4 * np.linalg.det(J)
+    scale = np.trace(J) ** 2 + 4 * abs(np.linalg.det(J))
+    assert disc == pytest.approx(b * b * A * A / 16, abs=1e-12 * scale)
+    assert fixed_points(A, L, N=N, tau_h=tau_h, tau_y=tau_y)[1].stability == "stable node"
+
+
 @given(A=A_s, L=L_pos, N=count, tau_h=rate, tau_y=rate)
 def test_fixed_points_solve_rhs_and_match_closed_forms(A, L, N, tau_h, tau_y):
     a, b = 1 / tau_h, 1 / (N * tau_y)
@@ -35,7 +50,7 @@ def test_fixed_points_solve_rhs_and_match_closed_forms(A, L, N, tau_h, tau_y):
         scale = (b * b / a) * (abs(p.H) ** 3 + abs(A) * p.H ** 2 + L * L * abs(p.H))
         dH, dW = rhs_reduced(p.H, 0.0, A, L, a, b)
         assert dH == 0.0 and abs(dW) <= 1e-13 * scale
-    # spec §2.5 trace and determinant at H₊ (NOT the paper's 2× / 4× values)
+    # docs/theory.md §2.5 trace and determinant at H₊ (NOT the paper's 2× / 4× values)
     J = _fd_jacobian(A, L, a, b, Hp.H, 0.0)
     assert np.trace(J) == pytest.approx(-(b / 4) * (A + 2 * R), rel=1e-6)
     assert np.linalg.det(J) == pytest.approx((b * b / 8) * Hp.H * R, rel=1e-6)

@@ -1,10 +1,27 @@
-"""Eq. 19 -> eq. 20 closure, eq. 20 -> eq. 23 reduction, conservation law, Jacobians, solver contract."""
+"""Systems and the integration interface (interaction/odesolve.py, three_scalar.py, reduced.py).
+
+Eq. 19 -> eq. 20 closure, eq. 20 -> eq. 23 reduction, the conservation law, Jacobians,
+and the contract of ``interaction.integrate``: the same numbers as the direct
+``solve_ivp`` routes and the keyword wrappers, scipy's status codes, messages, named
+components, events, one set of defaults and parameter validation.
+"""
+import inspect
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
 
-from interaction.odesolve import solve
+from interaction import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, FixedExpansionSystem,
+                         OdeSystem, PerContinuationSystem, ReducedSystem, TwoPoint2024System,
+                         VectorFlowSystem, integrate)
+from interaction import batched, fixed_expansion, reduced, three_scalar, two_point_2024, vector_flow
+from interaction.fixed_expansion import integrate_fixed_expansion, random_initial_state
+from interaction.two_point_2024 import integrate_two_point_2024
+from interaction.vector_flow import integrate_vector_flow
 from interaction.reduced import (conserved_a_high, integrate_reduced, jac_reduced,
                                  jac_reduced_signed, rhs_reduced, rhs_reduced_signed, w_nullcline,
                                  y_from_a_high)
@@ -192,16 +209,33 @@ def test_events_dense_output_and_status():
     assert res.status == 0 and res.t[-1] == 1.0
 
 
+@dataclass(frozen=True)
+class _Shrinking(OdeSystem):
+    """A user-defined pair system: dH/dt = −rate, which leaves H > 0 at t = 1/rate."""
+
+    rate: float
+    components: ClassVar[tuple[str, ...]] = ("H",)
+    distance_first: ClassVar[bool] = True
+
+    def rhs(self, t, y):
+        return np.array([-self.rate])
+
+
+@dataclass(frozen=True)
+class _Blowup(OdeSystem):
+    components: ClassVar[tuple[str, ...]] = ("x",)
+
+    def rhs(self, t, y):
+        return np.array([y[0] ** 2])  # x(t) = 1/(1 − t): infinite at t = 1
+
+
 def test_solver_reports_leaving_the_domain_as_failure():
-    # dH/dt = −1 leaves H > 0 at t = 1: must be reported, not returned as a number
-    res = solve(lambda t, y: np.array([-1.0]), None, np.array([1.0]), t_max=2.0, method="RK45",
-                rtol=1e-8, atol=1e-12, merger_tol=None, events=None, dense_output=False,
-                t_eval=None)
+    # leaving H > 0 must be reported as status -1 with a message, not returned as a number
+    res = integrate(_Shrinking(rate=1.0), [1.0], 2.0, method="RK45")
     assert res.status == -1 and not res.success and "H > 0" in res.message
-    res = solve(lambda t, y: np.array([y[0] ** 2]), None, np.array([1.0]), t_max=2.0,
-                method="RK45", rtol=1e-8, atol=1e-12, merger_tol=None, events=None,
-                dense_output=False, t_eval=None)
-    assert not res.success
+    assert integrate(_Shrinking(rate=1.0), [1.0], 0.5).status == 0
+    res = integrate(_Blowup(), [1.0], 2.0, method="RK45")
+    assert res.status == -1 and not res.success and res.message
 
 
 def test_w_nullcline_zeroes_dW_and_system_properties():
@@ -228,3 +262,151 @@ def test_w_nullcline_zeroes_dW_and_system_properties():
                                    tau_h=1, tau_y=1, t_max=1)
     with pytest.raises(ValueError, match="^merger_tol "):
         integrate_three_scalar(1.0, 1.0, 0.0, S=0, N=1, tau_h=1, tau_y=1, t_max=1, merger_tol=2.0)
+
+
+# ---- the one integration interface -------------------------------------------------------
+
+def _systems():
+    """One instance of every system with a valid initial state."""
+    rng = np.random.default_rng(7)
+    Y0, S = rng.uniform(0.1, 2, 4), rng.uniform(0, 2, 4)
+    W0 = Y0 - 0.4 * np.sqrt(Y0 * S)
+    vf = VectorFlowSystem(targets=rng.normal(size=(2, 2)), hidden_dim=3, tau_h=1.0, tau_y=0.8)
+    return [
+        (ThreeScalarSystem(S=0.6, N=3, tau_h=0.7, tau_y=1.5), np.array([1.2, 0.8, 0.5])),
+        (ReducedSystem(A_high=-1.0, A_low=0.5, N=3, tau_h=0.7, tau_y=1.5), np.array([1.2, 0.5])),
+        (PerContinuationSystem(S=S, tau_h=1.3, tau_y=2.0), np.concatenate(([1.0], Y0, W0))),
+        (TwoPoint2024System(eta_h=0.02, eta_y=0.05, dx2=1.7, dy2=0.3), np.array([1.0, 0.5, 0.2])),
+        (FixedExpansionSystem.from_learning_rates(0.02, 0.2, 0.02, 0.005),
+         random_initial_state(0.1, np.random.default_rng(0))),
+        (vf, vf.pack(rng.normal(size=3), 0.7 * rng.normal(size=(2, 2, 3)))),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_integrate_gives_the_numbers_of_the_direct_solve_ivp_route(index):
+    # The interface adds validation, coordinates and reporting, but not a single changed
+    # number: its trajectory is bit-identical to the bare solve_ivp call it stands for.
+    system, y0 = _systems()[index]
+    t_eval = np.linspace(0.0, 30.0, 7)
+    res = integrate(system, y0, 30.0, t_eval=t_eval)
+    assert res.status == 0 and res.success and res.system is system
+    assert res.components == tuple(system.components) and res.y.shape == (len(y0), 7)
+    if system.has_signed_coordinates:
+        fun, z0, jac, back = system.rhs_signed, system.to_signed(y0), system.jac_signed, system.from_signed
+    else:
+        fun, z0, jac, back = system.rhs, y0, system.jac, (lambda z: z)
+    ref = solve_ivp(fun, (0.0, 30.0), z0, method=DEFAULT_METHOD, rtol=DEFAULT_RTOL,
+                    atol=DEFAULT_ATOL, t_eval=t_eval, **({"jac": jac} if jac else {}))
+    np.testing.assert_array_equal(res.y, back(ref.y))
+    if system.has_signed_coordinates and not isinstance(system, PerContinuationSystem):
+        direct = integrate(system, y0, 30.0, t_eval=t_eval, coordinates="direct")
+        ref = solve_ivp(system.rhs, (0.0, 30.0), y0, method=DEFAULT_METHOD, rtol=DEFAULT_RTOL,
+                        atol=DEFAULT_ATOL, t_eval=t_eval, jac=system.jac)
+        np.testing.assert_array_equal(direct.y, ref.y)
+
+
+def test_keyword_wrappers_are_integrate():
+    t = np.linspace(0, 20, 5)
+    (s3, y3), (sr, yr), (sp, yp), (s24, y24), (sfe, yfe), (svf, yvf) = _systems()
+    pairs = [
+        (three_scalar.integrate_three_scalar(*y3, S=s3.S, N=s3.N, tau_h=s3.tau_h, tau_y=s3.tau_y,
+                                             t_max=20.0, t_eval=t), integrate(s3, y3, 20.0, t_eval=t)),
+        (reduced.integrate_reduced(*yr, A_high=sr.A_high, A_low=sr.A_low, N=sr.N, tau_h=sr.tau_h,
+                                   tau_y=sr.tau_y, t_max=20.0, t_eval=t), integrate(sr, yr, 20.0, t_eval=t)),
+        (three_scalar.integrate_per_continuation(yp[0], yp[1:5], yp[5:], sp.S, tau_h=sp.tau_h,
+                                                 tau_y=2.0, t_max=20.0, t_eval=t),
+         integrate(sp, yp, 20.0, t_eval=t)),
+        (integrate_two_point_2024(*y24, eta_h=0.02, eta_y=0.05, dx2=1.7, dy2=0.3, t_max=20.0,
+                                  t_eval=t), integrate(s24, y24, 20.0, t_eval=t)),
+        (integrate_fixed_expansion(yfe, sfe, t_max=20.0, t_eval=t), integrate(sfe, yfe, 20.0, t_eval=t)),
+        (integrate_vector_flow(*svf.unpack(yvf), svf.targets, tau_h=1.0, tau_y=0.8, t_max=20.0,
+                               t_eval=t), integrate(svf, yvf, 20.0, t_eval=t)),
+    ]
+    for old, new in pairs:
+        assert type(old) is type(new) and old.status == new.status == 0
+        np.testing.assert_array_equal(old.y, new.y)
+
+
+def test_one_set_of_defaults():
+    wrappers = [three_scalar.integrate_three_scalar, three_scalar.integrate_per_continuation,
+                reduced.integrate_reduced, two_point_2024.integrate_two_point_2024,
+                fixed_expansion.integrate_fixed_expansion, vector_flow.integrate_vector_flow,
+                integrate, batched.integrate_batched, batched.integrate_three_scalar_batched,
+                batched.integrate_reduced_batched]
+    expected = {"method": DEFAULT_METHOD, "rtol": DEFAULT_RTOL, "atol": DEFAULT_ATOL}
+    for f in wrappers:
+        params = inspect.signature(f).parameters
+        for name, value in expected.items():
+            if name in params:  # the batched integrators have one method (Dormand–Prince)
+                assert params[name].default == value, (f.__name__, name)
+
+
+def test_result_contract_status_message_components_events():
+    system = ThreeScalarSystem(S=0.0, N=2, tau_h=1.0, tau_y=1.0)  # A_high = 1 − 2·3 < 0
+    done = integrate(system, (1.0, 3.0, 3.0), 1.0)
+    assert done.status == 0 and done.success and "end of the integration" in done.message
+    np.testing.assert_array_equal(done.H, done.y[0])
+    np.testing.assert_array_equal(done.component("W"), done.y[2])
+    with pytest.raises(ValueError, match="name must be one of H, Y, W"):
+        done.component("Q")
+    with pytest.raises(AttributeError, match="Q"):
+        done.Q  # noqa: B018
+    merged = integrate(system, (1.0, 3.0, 3.0), 1e3, merger_tol=1e-6)
+    assert merged.status == 1 and merged.merged and "termination event" in merged.message
+    assert merged.t_events[0].size == 1 and merged.H[-1] == pytest.approx(1e-6, rel=1e-8)
+
+    def quarter(t, y):
+        return y[0] - 0.25
+
+    quarter.terminal = False
+    both = integrate(system, (1.0, 3.0, 3.0), 1e3, merger_tol=1e-6, events=quarter)
+    assert len(both.t_events) == 2 and both.t_events[1].size == 1
+    assert both.t_events[1][0] < both.t_events[0][0]
+    assert both.y_events[1][0, 0] == pytest.approx(0.25, rel=1e-8)
+    failed = integrate(system, (1.0, 1.0, 2.0), 200.0, coordinates="direct", method="DOP853")
+    assert failed.status == -1 and not failed.success and failed.message
+    fe_system, z0 = _systems()[4]
+    fe = integrate(fe_system, z0, 10.0)
+    np.testing.assert_array_equal(fe.h2, fe.y[1])
+    np.testing.assert_allclose(fe.distance2, (fe.y[1] - fe.y[0]) ** 2)
+    # the nine-variable model may start closer than merger_tol: a pair that first moves
+    # apart and then comes back fires the event on the way down (P25 Fig. 10)
+    assert integrate(fe_system, z0, 10.0, merger_tol=10.0).status in (0, 1)
+
+
+@settings(max_examples=25)
+@given(H0=st.floats(0.1, 5.0), Y0=st.floats(0.0, 5.0), S=st.floats(0.0, 5.0),
+       c=st.floats(-1.0, 1.0), N=st.floats(1.0, 20.0), tau_h=st.floats(0.2, 5.0),
+       tau_y=st.floats(0.2, 5.0))
+def test_three_scalar_and_reduced_systems_agree_through_integrate(H0, Y0, S, c, N, tau_h, tau_y):
+    W0 = Y0 - c * np.sqrt(Y0 * S)
+    full = ThreeScalarSystem(S=S, N=N, tau_h=tau_h, tau_y=tau_y)
+    A = H0 - full.r * Y0 / H0
+    red = ReducedSystem(A_high=A, A_low=np.sqrt(full.r * S), N=N, tau_h=tau_h, tau_y=tau_y)
+    t = np.linspace(0.0, 5.0 * N * tau_y, 6)
+    a = integrate(full, (H0, Y0, W0), t[-1], t_eval=t)
+    b = integrate(red, (H0, W0), t[-1], t_eval=t)
+    assert a.status == 0 and b.status == 0 and a.t_crossings.size == b.t_crossings.size
+    scale = H0 + abs(A) + red.A_low
+    np.testing.assert_allclose(b.H, a.H, rtol=1e-6, atol=1e-8 * scale)
+    np.testing.assert_allclose(a.H - full.r * a.Y / a.H, A, atol=1e-6 * (scale + full.r * Y0 / H0))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: integrate("not a system", [1.0], 1.0), "^system "),
+    (lambda: integrate(ThreeScalarSystem(S=0, N=1, tau_h=1, tau_y=1), [1.0, 1.0], 1.0), "^y0 "),
+    (lambda: integrate(ThreeScalarSystem(S=0, N=1, tau_h=1, tau_y=1), [0.0, 1.0, 0.0], 1.0), "^H0 "),
+    (lambda: integrate(ThreeScalarSystem(S=np.ones(2), N=1, tau_h=1, tau_y=1), [1, 1, 0], 1.0), "^S "),
+    (lambda: integrate(FixedExpansionSystem(1, 1, 1, 1), np.zeros(9), 1.0, coordinates="signed"),
+     "^coordinates "),
+    (lambda: integrate(ReducedSystem(0, 1, 1, 1, 1), [1, 0], 1.0, coordinates="polar"), "^coordinates "),
+    (lambda: integrate(ReducedSystem(0, 1, 1, 1, 1), [1, 0], 1.0, method="Euler"), "^method "),
+    (lambda: integrate(ReducedSystem(0, 1, 1, 1, 1), [1, 0], 1.0, rtol=1.0), "^rtol "),
+    (lambda: integrate(ReducedSystem(0, 1, 1, 1, 1), [1, 0], 1.0, t_eval=[0.5, 2.0]), "^t_eval "),
+    (lambda: integrate(ReducedSystem(0, 1, 1, 1, 1), [1, 0], 1.0, merger_tol=1.0), "^merger_tol "),
+    (lambda: PerContinuationSystem(S=np.ones(3), tau_h=1.0, tau_y=np.ones(2)), "^tau_y "),
+])
+def test_integrate_rejects_bad_input_naming_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

@@ -7,11 +7,13 @@ import sys
 import numpy as np
 import pytest
 
+from interaction import __main__ as cli
 from interaction.__main__ import main
+from interaction.artifacts import check_output_dir, check_output_file
 from interaction.cliutil import run_cli
 from interaction.closed_form import final_distance
 
-ENV = dict(os.environ, MPLBACKEND="Agg")
+ENV = dict(os.environ)
 
 
 def _run(*args):
@@ -88,9 +90,6 @@ def test_fixed_points_and_integrate_in_process(capsys, tmp_path):
 
 
 def test_portrait_writes_png_and_pdf(tmp_path, capsys):
-    import matplotlib
-
-    matplotlib.use("Agg")
     stem = tmp_path / "portrait"
     assert main(["portrait", "--a-high", "-1", "--a-low", "1", "--N", "2", "--tau-h", "1",
                  "--tau-y", "1", "--out", str(stem), "--start", "0.3,0.5",
@@ -103,7 +102,7 @@ def test_portrait_writes_png_and_pdf(tmp_path, capsys):
 def test_phase_portrait_figure_contents():
     import matplotlib
 
-    matplotlib.use("Agg")
+    backend = matplotlib.get_backend()
     from interaction.phase_portrait import phase_portrait
 
     fig = phase_portrait(-1.0, 1.0, N=2, tau_h=1.0, tau_y=1.0, starts=[(0.3, 0.5), (1.2, -0.3)])
@@ -115,5 +114,70 @@ def test_phase_portrait_figure_contents():
     ends = [line.get_xdata()[-1] for line in fig.axes[0].lines
             if line.get_color() == "k" and len(line.get_xdata()) > 2]
     assert len(ends) == 2 and all(abs(e - H_plus) < 1e-6 for e in ends)
+    # a bare Figure: no backend switched, nothing registered with pyplot
     import matplotlib.pyplot as plt
-    plt.close(fig)
+
+    assert matplotlib.get_backend() == backend
+    assert all(plt.figure(n) is not fig for n in plt.get_fignums())
+
+
+INTEGRATE = ["integrate", "--H0", "1", "--Y0", "0.5", "--W0", "0.2", "--S", "0.3", "--N", "2",
+             "--tau-h", "1", "--tau-y", "1", "--t-max", "500"]
+PORTRAIT = ["portrait", "--a-high", "-1", "--a-low", "1", "--N", "2", "--tau-h", "1",
+            "--tau-y", "1"]
+
+
+def test_unwritable_output_is_one_line_and_exit_2_in_a_real_process():
+    res = _run(*INTEGRATE, "--output", "/proc/x/run.npz")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "--output" in res.stderr
+
+
+def _bad_outputs(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "stem.png").mkdir()  # where the portrait's PNG should go
+    return [
+        (INTEGRATE + ["--output", "/proc/x"], "--output"),                          # unwritable
+        (INTEGRATE + ["--output", str(tmp_path / "a_dir")], "is a directory"),        # dir, not file
+        (INTEGRATE + ["--output", str(tmp_path / "a_file" / "run.npz")], "is a file"),  # file, not dir
+        (PORTRAIT + ["--out", "/proc/x/stem"], "--out"),
+        (PORTRAIT + ["--out", str(tmp_path / "stem")], "is a directory"),
+        (PORTRAIT + ["--out", str(tmp_path / "a_file" / "stem")], "is a file"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_bad_output_location_is_rejected_before_any_computation(case, tmp_path, capsys,
+                                                               monkeypatch):
+    argv, text = _bad_outputs(tmp_path)[case]
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("computed before checking the output location")
+
+    monkeypatch.setattr(cli, "integrate_three_scalar", no_work)
+    monkeypatch.setattr(cli, "save_phase_portrait", no_work)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(SystemExit) as info:
+        run_cli(main, "python -m interaction", argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and text in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_output_check_helpers(tmp_path):
+    (tmp_path / "f").write_text("x")
+    target = tmp_path / "new" / "deeper" / "run.npz"
+    assert check_output_file(target) == target and not (tmp_path / "new").exists()
+    assert check_output_dir(tmp_path / "new" / "out") == tmp_path / "new" / "out"
+    assert check_output_dir(tmp_path) == tmp_path
+    with pytest.raises(ValueError, match="^--out-dir .* is a file"):
+        check_output_dir(tmp_path / "f", "--out-dir")
+    with pytest.raises(ValueError, match="^--out-dir .*which is a file"):
+        check_output_dir(tmp_path / "f" / "sub", "--out-dir")
+    with pytest.raises(ValueError, match="^--out-dir .*not a writable directory"):
+        check_output_dir("/proc/x", "--out-dir")
+    with pytest.raises(ValueError, match="^--json .* is a directory"):
+        check_output_file(tmp_path, "--json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]

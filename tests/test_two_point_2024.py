@@ -47,10 +47,11 @@ def test_jacobian_matches_finite_differences():
 @pytest.mark.parametrize("h0, y0, w0, dy2", [(1.0, 0.5, 0.2, 0.3), (0.5, 2.0, 2.0, 0.0),
                                              (2.0, 0.3, 0.1, 1.5)])
 def test_trajectories_coincide_under_the_mapping(h0, y0, w0, dy2):
+    # The 2024 code's route (its literal der, Radau) against P25 eq. 20 under the mapping.
     eta_h, eta_y, dx2 = 0.02, 0.05, 1.7
     t_eval = np.linspace(0, 400, 41)
-    old = integrate_two_point_2024(h0, y0, w0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2,
-                                   t_max=400.0, t_eval=t_eval)
+    kw = dict(eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2, t_max=400.0, t_eval=t_eval)
+    old = integrate_two_point_2024(h0, y0, w0, coordinates="direct", method="Radau", **kw)
     p = to_p25(eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     new = integrate_three_scalar(h0, y0, w0, S=p["S"], N=p["N"], tau_h=p["tau_h"],
                                  tau_y=p["tau_y"], t_max=400.0, t_eval=t_eval)
@@ -58,6 +59,10 @@ def test_trajectories_coincide_under_the_mapping(h0, y0, w0, dy2):
     np.testing.assert_allclose(old.H, new.H, rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(old.Y, new.Y, rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(old.W, new.W, rtol=1e-6, atol=1e-9)
+    # in signed coordinates (the default) the 2024 system *is* eq. 20's signed flow
+    signed = integrate_two_point_2024(h0, y0, w0, **kw)
+    assert signed.success
+    np.testing.assert_allclose(signed.y, new.y, rtol=1e-12, atol=1e-15)
 
 
 def test_bad_input():

@@ -1,4 +1,4 @@
-"""Full vector gradient flow beyond the Ansatz (interaction/vector_flow.py, spec §2.8)."""
+"""Full vector gradient flow beyond the Ansatz (interaction/vector_flow.py, docs/theory.md §2.8)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
