@@ -8,7 +8,7 @@ loss on every training length and on the validation sets (100 sequences of lengt
 50, 10 each of length 25, 100, 250, 1000, 2500, 10000) and store the hidden states
 of all 2046 training sequences plus ``h_0``.
 
-Ensemble: ``rnn.parity.ensemble.train_ensemble`` with E members (same data, seeds 0..E-1,
+Ensemble: ``rnn.parity.train_ensemble`` with E members (same data, seeds 0..E-1,
 gains spread over [0.1, 1]), which measures the full training loss every epoch;
 timed once as a trainer alone and once with the reference's per-epoch work (the
 same validation sets evaluated and all hidden states tracked, for every member).
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from rnn.parity.ensemble import TrainConfig, train_ensemble
+from rnn.parity import TrainConfig, train_ensemble
 from rnn.parity.data import all_sequences, parity, random_sequences
 
 HIDDEN, LENGTH, LR, BATCH = 100, 10, 0.02, 128

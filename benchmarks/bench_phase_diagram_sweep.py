@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from interaction.cliutil import ArgumentParser, run_cli
-from validation.merger_phase_diagram import PhaseDiagramConfig, run_experiment
+from validation.merger_phase_diagram import PhaseDiagramConfig, run
+from validation.merger_phase_diagram.config import PAPER_TRAINING
 
 
 def _timed_run(config: PhaseDiagramConfig, out: Path, **kwargs) -> tuple[float, dict[str, np.ndarray]]:
     start = time.perf_counter()
-    run_experiment(config, out, progress=False, verbose=False, **kwargs)
+    run(config, out, **kwargs)
     seconds = time.perf_counter() - start
     with np.load(out / "results.npz") as data:
         return seconds, {k: data[k] for k in data.files}
@@ -36,8 +38,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-epochs", type=int, default=150, help="epoch cap of every network")
     parser.add_argument("--L", type=int, default=10, help="longest training length")
     args = parser.parse_args(argv)
-    config = PhaseDiagramConfig(gains=(0.2, 0.5, 0.8), fractions=(0.4, 0.6, 0.8, 1.0), L=args.L,
-                                max_epochs=args.max_epochs, loss_threshold=1e-12, bootstrap=50)
+    train = replace(PAPER_TRAINING, max_epochs=args.max_epochs, loss_threshold=1e-12)
+    config = PhaseDiagramConfig(gains=(0.2, 0.5, 0.8), fractions=(0.4, 0.6, 0.8, 1.0), L=args.L, train=train,
+                                bootstrap=50)
     with tempfile.TemporaryDirectory() as tmp:
         serial_s, serial = _timed_run(config, Path(tmp) / "serial", executor="serial")
         procs_s, procs = _timed_run(config, Path(tmp) / "procs", executor="processes", workers=args.workers)

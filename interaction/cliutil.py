@@ -7,16 +7,58 @@ both turned into ``PROG: error: MESSAGE``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
+
+
+#: Metadata keys of a config field that command-line builders read (``validation.common.options``).
+HELP, PARSE, CHOICES, CLI = "help", "parse", "choices", "cli"
+
+
+def help_field(default: Any = dataclasses.MISSING, *, help: str, parse: Callable[[str], Any] | None = None,
+               choices: Iterable[Any] | None = None, cli: bool = True, **kwargs: Any) -> Any:
+    """``dataclasses.field`` that also declares the field's command-line help (and parser, choices) once.
+
+    Config dataclasses in every layer use it, so an option's text lives beside the field it sets.
+    """
+    meta: dict[str, Any] = {HELP: help, CLI: cli}
+    if parse is not None:
+        meta[PARSE] = parse
+    if choices is not None:
+        meta[CHOICES] = tuple(choices)
+    if default is not dataclasses.MISSING:
+        kwargs["default"] = default
+    return dataclasses.field(metadata=meta, **kwargs)
+
+
+def parse_seed(text: str) -> int:
+    """Command-line parser of a seed: an integer ``>= 0`` (argparse then names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
+    return value
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, except ``None``: options generated from configs default to
+    ``None`` ("not given") and state the value actually used in their own help text."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose errors are one line (no usage dump) and exit 2."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

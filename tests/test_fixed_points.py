@@ -34,7 +34,10 @@ def test_h_plus_is_always_a_node_the_discriminant_is_b2_a_high2_over_16(A, L, N,
     disc = np.trace(J) ** 2 - 4 * np.linalg.det(J)
     scale = np.trace(J) ** 2 + 4 * abs(np.linalg.det(J))
     assert disc == pytest.approx(b * b * A * A / 16, abs=1e-12 * scale)
-    assert fixed_points(A, L, N=N, tau_h=tau_h, tau_y=tau_y)[1].stability == "stable node"
+    if H_plus > 1e-8:
+        # The label needs eigenvalues clear of the classifier's zero tolerance; as H₊ -> 0 (L -> 0)
+        # both eigenvalues shrink with it and the point becomes non-hyperbolic in the limit.
+        assert fixed_points(A, L, N=N, tau_h=tau_h, tau_y=tau_y)[1].stability == "stable node"
 
 
 @given(A=A_s, L=L_pos, N=count, tau_h=rate, tau_y=rate)

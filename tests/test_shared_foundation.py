@@ -128,14 +128,42 @@ def test_elman_matches_torch_nn_rnn():
 
 
 def test_init_is_seeded_xavier_normal():
-    a = elman.init_params(hidden=200, gain=0.5, seed=1)
-    b = elman.init_params(hidden=200, gain=0.5, seed=1)
-    c = elman.init_params(hidden=200, gain=0.5, seed=2)
+    # Non-square matrices (fan_in != fan_out on every weight) and enough entries that a few standard
+    # errors separate Xavier, std = gain*sqrt(2/(fan_in+fan_out)), from LeCun (gain/sqrt(fan_in),
+    # with fan_in = columns as torch counts it, or = rows) and from He (sqrt(2) times LeCun).
+    hidden, n_in, n_out, gain = 800, 200, 160, 0.5  # fans 1:4 and 1:5: every alternative >= 10 % off
+    a = elman.init_params(hidden=hidden, n_in=n_in, n_out=n_out, gain=gain, seed=1, dtype=torch.float64)
+    for name, (rows, cols) in {"W_ih": (hidden, n_in), "W_hh": (hidden, hidden), "W_hy": (n_out, hidden)}.items():
+        w = a[name].numpy()
+        assert w.shape == (rows, cols)
+        n = w.size
+        xavier = gain * np.sqrt(2.0 / (rows + cols))
+        rms = np.sqrt(np.mean(w ** 2))  # the mean is known to be 0: the rms estimates the std
+        se = xavier / np.sqrt(2 * n)    # standard error of that estimate for normal entries
+        assert abs(rms - xavier) < 4 * se, name
+        alternatives = [gain / np.sqrt(cols), gain / np.sqrt(rows), gain * np.sqrt(2.0 / cols),
+                        gain * np.sqrt(2.0 / rows)]
+        if rows == cols:  # on the square W_hh LeCun equals Xavier: only He is told apart there
+            alternatives = alternatives[2:]
+        for other in alternatives:
+            assert abs(rms - other) > 20 * se, (name, other)
+        assert abs(w.mean()) < 4 * xavier / np.sqrt(n), name
+        # normal, not uniform (same std, kurtosis 1.8): excess kurtosis 0 within a few standard errors
+        z = w.ravel() / rms
+        assert abs(np.mean(z ** 4) - 3.0) < 5 * np.sqrt(24.0 / n), name
+        assert abs(np.mean(z ** 3)) < 5 * np.sqrt(6.0 / n), name
+    # seeded: one generator, drawn in the documented order W_ih, W_hh, W_hy
+    gen = torch.Generator().manual_seed(1)
+    for name, (rows, cols) in {"W_ih": (hidden, n_in), "W_hh": (hidden, hidden), "W_hy": (n_out, hidden)}.items():
+        expected = torch.randn(rows, cols, generator=gen, dtype=torch.float64) * gain * np.sqrt(2.0 / (rows + cols))
+        torch.testing.assert_close(a[name], expected, rtol=1e-12, atol=0)
+    b = elman.init_params(hidden=hidden, n_in=n_in, n_out=n_out, gain=gain, seed=1, dtype=torch.float64)
+    c = elman.init_params(hidden=hidden, n_in=n_in, n_out=n_out, gain=gain, seed=2, dtype=torch.float64)
     assert all(torch.equal(a[k], b[k]) for k in elman.PARAM_NAMES)
-    assert not torch.equal(a["W_hh"], c["W_hh"])
-    # Xavier normal: std = gain*sqrt(2/(fan_in+fan_out)) = gain/sqrt(P) for the square W_hh.
-    assert abs(a["W_hh"].std().item() - 0.5 / np.sqrt(200)) < 0.02 * 0.5 / np.sqrt(200) * 5
-    assert torch.all(a["h0"] == 1) and torch.all(a["b_hh"] == 0)
+    assert not any(torch.equal(a[k], c[k]) for k in ("W_ih", "W_hh", "W_hy"))
+    single = elman.init_params(hidden=hidden, n_in=n_in, n_out=n_out, gain=gain, seed=1)
+    assert all(torch.equal(single[k], a[k].float()) for k in elman.PARAM_NAMES)
+    assert torch.all(a["h0"] == 1) and all(torch.all(a[k] == 0) for k in ("b_ih", "b_hh", "b_hy"))
     assert torch.all(elman.init_params(hidden=4, h0="zeros")["h0"] == 0)
 
 
@@ -199,7 +227,8 @@ def test_issue_names_importable_from_interaction():
     import interaction
     for name in ("a_high", "a_low", "final_distance", "will_merge", "integrate_three_scalar",
                  "fixed_points", "fit_rates", "integrate_three_scalar_batched", "merger_condition",
-                 "shared_continuations", "exact_agreeing_final_distance"):
+                 "shared_continuations", "exact_agreeing_final_distance", "integrate",
+                 "integrate_batched", "check_output_file", "check_output_dir"):
         assert callable(getattr(interaction, name)), name
     assert set(interaction.__all__) <= set(dir(interaction))
     assert interaction.final_distance(-1.0, 0.0) == 0.0

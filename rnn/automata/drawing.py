@@ -10,13 +10,18 @@ import numpy as np
 
 from rnn.automata.dfa import DFA
 
+#: Largest automaton ``draw_dfa`` draws by default; beyond it the drawing is unreadable.
+MAX_STATES = 40
+
 
 def draw_dfa(dfa: DFA, ax=None, *, symbol_names: tuple[str, ...] | None = None,
-             output_names: tuple[str, ...] | None = None, max_states: int = 40):
+             output_names: tuple[str, ...] | None = None, max_states: int = MAX_STATES,
+             title: str | None = None):
     """Draw ``dfa`` on ``ax`` (new figure if ``None``); returns the axes.
 
     ``symbol_names``/``output_names`` label symbols and output classes (default: their
-    indices). Refuses automata with more than ``max_states`` states (unreadable).
+    indices); ``title`` titles the axes. Refuses automata with more than ``max_states``
+    states (unreadable).
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, Circle
@@ -75,4 +80,6 @@ def draw_dfa(dfa: DFA, ax=None, *, symbol_names: tuple[str, ...] | None = None,
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
     ax.axis("off")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
     return ax

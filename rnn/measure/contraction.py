@@ -1,4 +1,4 @@
-"""``G``: how much one application of the recurrent map shrinks representational distances (spec §3).
+"""``G``: how much one application of the recurrent map shrinks representational distances (docs/theory.md §3.2).
 
 The merger boundary (P25 eqs. 8–9) rests on two scalings, ``‖dh(0)‖² ∝ G^m`` and
 ``⟨‖dy_i(0)‖²/‖dh(0)‖²⟩ ∝ G^n``, so ``G`` is a factor on **squared** distances per step.
@@ -18,7 +18,7 @@ all ReLU units off) the geometric mean is honestly 0.
 
 For a linear map ``f(h, x) = c·Q h + u_x`` with ``Q`` orthogonal, ``G = c²`` exactly; for
 Xavier-normal ``W_hh`` with gain ``g`` the spectral radius is ≈ ``g`` and ``G`` grows with
-``g`` (spec §3 caveats). Works on one parameter dict or on an ensemble's stacked params
+``g`` (docs/theory.md §3.5). Works on one parameter dict or on an ensemble's stacked params
 (leading axis ``E`` on every array), returning one ``G`` per member.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The interaction theory's quantities for prefix pairs of a trained Elman RNN (spec §1, §3).
+"""The interaction theory's quantities for prefix pairs of a trained Elman RNN (docs/theory.md §1, §3).
 
 For a pair of prefixes ``(p1, p2)`` with hidden states ``h1 = h(p1)``, ``h2 = h(p2)``
 (``rnn.parity.elman``), ``dh = h2 − h1`` and midpoint ``h̄ = (h1 + h2)/2``:
@@ -8,7 +8,7 @@ For a pair of prefixes ``(p1, p2)`` with hidden states ``h1 = h(p1)``, ``h2 = h(
   ``p2·s_i`` are training sequences; ``N`` = their number (unmatched continuations do
   not enter, as the theory assumes);
 * ``y_i(h)`` = "read ``s_i`` starting from hidden state ``h``, then output" (readout of the
-  final state), and ``J_i = ∂y_i/∂h`` at ``h̄``; ``dy_i = J_i dh`` (spec §1, eq. 13),
+  final state), and ``J_i = ∂y_i/∂h`` at ``h̄``; ``dy_i = J_i dh`` (docs/theory.md §1, eq. 13),
   computed as a Jacobian–vector product with ``torch.func.jvp``;
 * ``ỹ_i = y*_{2,i} − y*_{1,i}`` with one-hot targets (the MSE coding of P25 §C.1);
 * ``w_i = dy_iᵀ(dy_i − ỹ_i)`` and the averages ``Y = ⟨‖dy_i‖²⟩``, ``W = ⟨w_i⟩``,

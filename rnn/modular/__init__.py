@@ -6,8 +6,10 @@
 and ``mergers`` (representation-merger metrics). Analysis functions take arrays.
 """
 from rnn.modular.data import ModularAdditionData, is_prime, modular_addition_data
-from rnn.modular.train import PRESETS, ModularConfig, TrainResult, checkpoint_epochs, preset_config, train
+from rnn.modular.train import (PRESETS, ModularConfig, TrainResult, checkpoint_epochs, preset_config, resolve_device,
+                               train)
 from rnn.modular.transformer import SITES, ModularTransformer, model_from_weights
 
 __all__ = ["ModularAdditionData", "is_prime", "modular_addition_data", "PRESETS", "ModularConfig", "TrainResult",
-           "checkpoint_epochs", "preset_config", "train", "SITES", "ModularTransformer", "model_from_weights"]
+           "checkpoint_epochs", "preset_config", "resolve_device", "train", "SITES", "ModularTransformer",
+           "model_from_weights"]

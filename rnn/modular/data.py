@@ -1,4 +1,4 @@
-"""The modular-addition task of Nanda et al. (2023, §3; spec modular.md §1.1).
+"""The modular-addition task of Nanda et al. (2023, §3; docs/experiments.md §4.1).
 
 Every ordered pair ``(a, b)`` in ``Z_P × Z_P`` is one example ``a, b, =`` with answer
 ``c = (a + b) mod P``. Token ``P`` is ``=``, so the vocabulary has ``P + 1`` entries.
@@ -77,7 +77,7 @@ def modular_addition_data(P: int, train_frac: float, seed: int = 0) -> ModularAd
     P = check_modulus(P)
     train_frac = float(check_interval("train_frac", train_frac, 0.0, 1.0,
                                       lo_closed=False, hi_closed=False))
-    seed = check_int("seed", seed)
+    seed = check_int("seed", seed, minimum=0)  # random.Random(-s) would silently equal Random(s)
     n_train = int(train_frac * P * P)
     if not 0 < n_train < P * P:
         raise ValueError(f"train_frac must leave at least one train and one test pair "

@@ -1,4 +1,4 @@
-"""The real orthonormal Fourier basis of ``R^P`` and the directions used by Nanda's progress measures (spec §1.6).
+"""The real orthonormal Fourier basis of ``R^P`` and the directions used by Nanda's progress measures (docs/experiments.md §4.6).
 
 Rows of ``F = fourier_basis(P)`` (``P`` odd, ``F Fᵀ = I``):
 
@@ -73,7 +73,7 @@ def fourier_transform(x: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def fourier_transform_2d(T: np.ndarray) -> np.ndarray:
-    """2D transform over the first two axes: ``T̂[f, g, …] = Σ_{a,b} F[f,a] F[g,b] T[a, b, …]`` (spec §1.6).
+    """2D transform over the first two axes: ``T̂[f, g, …] = Σ_{a,b} F[f,a] F[g,b] T[a, b, …]`` (docs/experiments.md §4.6).
 
     ``T`` may also be given with a flat first axis of length ``P²`` (lexicographic
     ``(a, b)`` rows); it is reshaped to ``(P, P, …)``.
@@ -109,7 +109,7 @@ def sum_directions(P: int, k: int) -> np.ndarray:
     """The unit vectors over the ``P²`` inputs ∝ ``cos(w_k(a+b))`` and ``sin(w_k(a+b))``: shape ``(2, P²)``.
 
     ``u_cos = (F_{2k−1}⊗F_{2k−1} − F_{2k}⊗F_{2k})/√2``, ``u_sin = (F_{2k}⊗F_{2k−1} + F_{2k−1}⊗F_{2k})/√2``
-    (spec §1.6), rows lexicographic in ``(a, b)``.
+    (docs/experiments.md §4.6), rows lexicographic in ``(a, b)``.
     """
     F = fourier_basis(P)
     k = check_int("k", k, minimum=1, maximum=(P - 1) // 2)

@@ -1,11 +1,11 @@
-"""Representation-merger measurements for modular addition (spec modular.md §2.2), arrays in, numbers out.
+"""Representation-merger measurements for modular addition (docs/experiments.md §5.2), arrays in, numbers out.
 
 ``H`` is a representation matrix ``(N, D)`` (one row per input, e.g. a site at ``=`` for all
 ``P²`` pairs), ``labels`` the answers ``c_i`` and masks select subsets ``S`` (train, test, all).
 The task's equivalence classes at the read-out are the answer classes
 ``S_c = {(a, b): a + b ≡ c}``: agreeing pairs share ``c``, disagreeing pairs do not.
 
-**Interaction theory** (spec theory.md §2.3, §2.6; P25 eq. 7). For a pair read out by one
+**Interaction theory** (docs/theory.md §2.3, §2.6; P25 eq. 7). For a pair read out by one
 map (``N = 1`` continuation) with one-hot targets, the target difference is
 ``S = ‖y*_i − y*_j‖² = 2·[c_i ≠ c_j]`` and ``A_low = sqrt(r S)``. A pair merges iff
 ``A_low = 0`` and ``A_high <= 0``: **same answer ⇒ A_low = 0, the pair may merge** (it does
@@ -57,13 +57,13 @@ def _class_sums(H: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def representation_scale(H: np.ndarray) -> float:
-    """``r = sqrt(mean_i ‖h_i − μ‖²)``, the RMS distance to the grand mean (spec §2.2 item 4)."""
+    """``r = sqrt(mean_i ‖h_i − μ‖²)``, the RMS distance to the grand mean (docs/experiments.md §5.2 item 4)."""
     H = np.asarray(H, dtype=np.float64)
     return float(np.sqrt(np.mean(np.sum((H - H.mean(axis=0)) ** 2, axis=1))))
 
 
 def variance_ratio(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """``R_S = Σ_{i∈S} ‖h_i − μ_{c_i}‖² / Σ_{i∈S} ‖h_i − μ‖²``, means over ``S`` (spec §2.2 item 1).
+    """``R_S = Σ_{i∈S} ‖h_i − μ_{c_i}‖² / Σ_{i∈S} ‖h_i − μ‖²``, means over ``S`` (docs/experiments.md §5.2 item 1).
 
     1: class identity explains nothing (exactly 1 for an additive ``f(a) + g(b)`` on the full
     grid); 0: every class is a single point. A constant representation returns ``nan``.
@@ -87,7 +87,7 @@ class MergingScore:
 
 def merging_score(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None, *,
                   n_permutations: int = 5, seed: int = 0) -> MergingScore:
-    """Chance-corrected variance ratio (spec §2.2 item 1): ``R_perm`` is the mean ``R`` over
+    """Chance-corrected variance ratio (docs/experiments.md §5.2 item 1): ``R_perm`` is the mean ``R`` over
     ``n_permutations`` seeded permutations of the labels within ``S`` (removes the small-subset
     bias ``E[R] ≈ 1 − (n_classes − 1)/(|S| − 1)``)."""
     n_permutations = check_int("n_permutations", n_permutations, minimum=1)
@@ -157,7 +157,7 @@ def _sampled_means(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.ndarray,
 
 def distance_ratio(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None, *,
                    n_samples: int | None = None, seed: int = 0, chunk: int = 1024) -> float:
-    """``ρ_S = mean_{i≠j∈S, c_i=c_j} ‖h_i − h_j‖ / mean_{i≠j∈S, c_i≠c_j} ‖h_i − h_j‖`` (spec §2.2 item 2).
+    """``ρ_S = mean_{i≠j∈S, c_i=c_j} ‖h_i − h_j‖ / mean_{i≠j∈S, c_i≠c_j} ‖h_i − h_j‖`` (docs/experiments.md §5.2 item 2).
 
     Exact (chunked enumeration of all pairs) when ``n_samples`` is None; otherwise estimated
     from ``n_samples`` uniformly drawn same-class and as many different-class pairs (seeded).
@@ -168,7 +168,7 @@ def distance_ratio(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = 
 
 def cross_distance_ratio(H: np.ndarray, labels: np.ndarray, from_mask: np.ndarray, to_mask: np.ndarray, *,
                          n_samples: int | None = None, seed: int = 0, chunk: int = 1024) -> float:
-    """Cross term (spec §2.2 item 2): mean distance from ``from_mask`` points (e.g. test) to ``to_mask``
+    """Cross term (docs/experiments.md §5.2 item 2): mean distance from ``from_mask`` points (e.g. test) to ``to_mask``
     points (e.g. train) of their own class over that to points of other classes."""
     X, lx = _rows(H, labels, from_mask)
     Y, ly = _rows(H, labels, to_mask)
@@ -187,7 +187,7 @@ def _same_over_different(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.nd
 
 
 def assignment_accuracy(H: np.ndarray, labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray) -> float:
-    """Fraction of test points whose nearest train-class centroid is their own class (spec §2.2 item 3)."""
+    """Fraction of test points whose nearest train-class centroid is their own class (docs/experiments.md §5.2 item 3)."""
     X, lx = _rows(H, labels, train_mask)
     Y, ly = _rows(H, labels, test_mask)
     classes = np.unique(lx)
@@ -208,7 +208,7 @@ class StateCount:
 
 
 def state_count(H: np.ndarray, labels: np.ndarray, kappas=KAPPAS) -> StateCount:
-    """Scale-free state count (spec §2.2 item 4): cluster all rows by complete linkage and cut at
+    """Scale-free state count (docs/experiments.md §5.2 item 4): cluster all rows by complete linkage and cut at
     ``κ · r(t)`` (``r`` = ``representation_scale``), so that weight decay shrinking every
     representation is not read as merging. References: P (perfect quotient), P(P+1)/2 (only
     commuted pairs merged), P² (nothing merged). Purity = fraction of clusters whose members
@@ -233,7 +233,7 @@ def state_count(H: np.ndarray, labels: np.ndarray, kappas=KAPPAS) -> StateCount:
 
 def sample_pairs(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, *, n: int = 2000,
                  seed: int = 0) -> dict[str, np.ndarray]:
-    """Fixed random pairs for trajectories (spec §2.2 item 5): ``(2, n)`` index arrays per group in
+    """Fixed random pairs for trajectories (docs/experiments.md §5.2 item 5): ``(2, n)`` index arrays per group in
     ``PAIR_GROUPS`` — agreeing train–train (``i ≠ j``), disagreeing train–train, agreeing test–train
     (first row test). Pairs are drawn uniformly with replacement among all pairs of the group."""
     n = check_int("n", n, minimum=1)
@@ -258,7 +258,7 @@ def sample_pairs(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarr
 
 
 def normalised_pair_distances(H: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """``d_ij = ‖h_i − h_j‖ / r`` for index pairs ``(2, n)`` (spec §2.2 item 5)."""
+    """``d_ij = ‖h_i − h_j‖ / r`` for index pairs ``(2, n)`` (docs/experiments.md §5.2 item 5)."""
     H = np.asarray(H, dtype=np.float64)
     return _paired_distances(H, pairs[0], H, pairs[1]) / representation_scale(H)
 
@@ -287,7 +287,7 @@ def theory_permits_merger(label_i: np.ndarray, label_j: np.ndarray) -> np.ndarra
 def site_measurements(H: np.ndarray, labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, *,
                       pairs: dict[str, np.ndarray] | None = None, n_samples: int | None = 15_000,
                       n_permutations: int = 5, seed: int = 0) -> dict[str, object]:
-    """All per-checkpoint measurements of one site (spec §2.2 items 1, 2, 3, 5 and r(t)).
+    """All per-checkpoint measurements of one site (docs/experiments.md §5.2 items 1, 2, 3, 5 and r(t)).
 
     Keys: ``r``; ``M_train``, ``M_test``, ``M_all``, ``R_train``, ``R_test``, ``R_all``;
     ``rho_train``, ``rho_test``, ``rho_all``, ``rho_test_train`` (cross term);

@@ -1,4 +1,4 @@
-"""Nanda et al.'s progress measures for grokking (2023, §4–5, App. C; spec modular.md §1.5–1.8), on arrays.
+"""Nanda et al.'s progress measures for grokking (2023, §4–5, App. C; docs/experiments.md §4.5–4.8), on arrays.
 
 Conventions: ``logits`` are ``(P², P)`` at ``=`` for all inputs in lexicographic ``(a, b)``
 order with the ``=`` class already dropped; ``labels`` ``(P²,)``; masks are boolean
@@ -21,7 +21,7 @@ shrinking the weights does not move it) and its one threshold (0.85) is the publ
 one, whereas rules 1–2 need an ad-hoc cut (here ``threshold · max``, the TransformerLens
 demo's ``max/4`` by default).
 
-**Restricted / excluded loss** (spec §1.7). ``Π_k = u_cos u_cosᵀ + u_sin u_sinᵀ`` is the
+**Restricted / excluded loss** (docs/experiments.md §4.7). ``Π_k = u_cos u_cosᵀ + u_sin u_sinᵀ`` is the
 rank-2 projector on the input axis onto ``cos(w_k(a+b))``, ``sin(w_k(a+b))``. It is
 applied as ``U_kᵀ (U_k L)`` — ``O(P³)`` per frequency — never as a ``P²×P²`` matrix and
 never as an outer product of 1D masks (which would keep ``(a−b)`` and cross-frequency
@@ -94,14 +94,14 @@ def _key_component(logits: np.ndarray, freqs: Iterable[int]) -> np.ndarray:
 
 
 def restricted_logits(logits: np.ndarray, freqs: Iterable[int]) -> np.ndarray:
-    """``L_res = Σ_{k∈K} Π_k L + (mean_ab L − mean_ab Σ_k Π_k L)`` (spec §1.7; code ``calculate_trig_loss``)."""
+    """``L_res = Σ_{k∈K} Π_k L + (mean_ab L − mean_ab Σ_k Π_k L)`` (docs/experiments.md §4.7; code ``calculate_trig_loss``)."""
     logits = np.asarray(logits, dtype=np.float64)
     kept = _key_component(logits, freqs)
     return kept + (logits.mean(axis=0) - kept.mean(axis=0))
 
 
 def excluded_logits(logits: np.ndarray, freqs: Iterable[int]) -> np.ndarray:
-    """``L_exc = L − Σ_{k∈K} Π_k L`` (spec §1.7; code ``calculate_excluded_loss``, all key frequencies at once)."""
+    """``L_exc = L − Σ_{k∈K} Π_k L`` (docs/experiments.md §4.7; code ``calculate_excluded_loss``, all key frequencies at once)."""
     logits = np.asarray(logits, dtype=np.float64)
     return logits - _key_component(logits, freqs)
 
@@ -187,7 +187,7 @@ def key_frequencies_neurons(mlp_post: np.ndarray, fve_threshold: float = 0.85) -
 
 # ----------------------------------------------------------------------------- Gini, weight norm
 def gini(x: np.ndarray) -> float:
-    """Gini coefficient of a non-negative vector (Hurley & Rickard 2009; spec §1.8).
+    """Gini coefficient of a non-negative vector (Hurley & Rickard 2009; docs/experiments.md §4.8).
 
     ``G = 1 − 2 Σ_i (x_(i)/‖x‖₁)(n − i + 1/2)/n`` with ``x`` sorted ascending, ``i = 1..n``:
     0 for a constant vector, ``1 − 1/n`` for a one-hot vector.
@@ -215,7 +215,7 @@ def neuron_logit_fourier_gini(W_L: np.ndarray) -> float:
 
 
 def squared_weight_norm(weights: Mapping[str, np.ndarray]) -> float:
-    """Total sum of squared parameters ``Σ ‖θ‖²`` (spec §1.8)."""
+    """Total sum of squared parameters ``Σ ‖θ‖²`` (docs/experiments.md §4.8)."""
     return float(sum(np.sum(np.asarray(w, dtype=np.float64) ** 2) for w in weights.values()))
 
 

@@ -1,4 +1,4 @@
-"""Nanda et al.'s one-layer grokking transformer (2023, §3; spec modular.md §1.2), computed at ``=`` only.
+"""Nanda et al.'s one-layer grokking transformer (2023, §3; docs/experiments.md §4.2), computed at ``=`` only.
 
 Architecture (reference code ``transformers.py``): token embedding ``W_E`` and learned
 positions ``W_pos`` (3 positions), one attention layer with 4 heads of size 32
@@ -39,7 +39,7 @@ from torch import nn
 from interaction.checks import check_int
 
 SITES = ("resid_mid", "mlp_post", "mlp_out", "resid_post", "logits")
-"""The representation sites at ``=`` used by the merger measurements (spec §2.2)."""
+"""The representation sites at ``=`` used by the merger measurements (docs/experiments.md §5.2)."""
 
 
 class ModularTransformer(nn.Module):
@@ -78,7 +78,7 @@ class ModularTransformer(nn.Module):
 
     def _last_position(self, tokens: torch.Tensor, cache: dict[str, torch.Tensor] | None) -> torch.Tensor:
         T = tokens.shape[1]
-        positions = torch.arange(T)
+        positions = torch.arange(T, device=tokens.device)
         # No layer precedes attention, so the residual stream at position p is a function of (token, p)
         # only: queries, keys and values are looked up in (vocab × position) tables instead of being
         # multiplied out for every input (exact; the tables cost (P+1)·3 rows).
@@ -119,7 +119,7 @@ class ModularTransformer(nn.Module):
         k = torch.einsum("bpd,hde->bhpe", x, self.W_K)
         v = torch.einsum("bpd,hde->bhpe", x, self.W_V)
         scores = torch.einsum("bhqe,bhpe->bhqp", q, k) / math.sqrt(self.d_head)
-        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        causal = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril()
         pattern = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
         z = torch.einsum("bhqp,bhpe->bhqe", pattern, v)
         resid_mid = x + torch.einsum("bhqe,hed->bqd", z, self.W_O)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from interaction.checks import check_int, check_positive
-from rnn.parity.ensemble import TrainConfig, train_ensemble
 from rnn.parity.data import SequenceSet
+from rnn.parity.ensemble import TrainConfig, train_ensemble
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class SnapshotRun:
 
     ``snapshot_epochs[j]`` is the epoch of ``snapshots[j]`` (an ``rnn/parity/elman.py`` param dict in
     the training dtype); requested epochs after the run stopped are absent. ``train_loss[k]``
-    is the mean training loss after k epochs; ``status`` is ``'converged'``, ``'capped'`` or
+    is the mean training loss after k epochs; ``status`` is ``'converged'``, ``'capped'``, ``'stalled'`` or
     ``'diverged'`` and ``epochs`` the number of epochs of updates.
     """
 

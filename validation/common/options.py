@@ -21,23 +21,10 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-HELP = "help"
-PARSE = "parse"        # metadata key: a str -> value parser for the option (tuples, lists, ...)
-CHOICES = "choices"    # metadata key: allowed values, shown by --help and checked by argparse
-CLI = "cli"            # metadata key: False keeps a field off the command line
+from interaction.cliutil import CHOICES, CLI, HELP, PARSE, help_field, parse_seed
 
-
-def help_field(default: Any = dataclasses.MISSING, *, help: str, parse: Callable[[str], Any] | None = None,
-               choices: Iterable[Any] | None = None, cli: bool = True, **kwargs: Any) -> Any:
-    """``dataclasses.field`` with the option's help text (and optionally its parser and choices)."""
-    meta = {HELP: help, CLI: cli}
-    if parse is not None:
-        meta[PARSE] = parse
-    if choices is not None:
-        meta[CHOICES] = tuple(choices)
-    if default is not dataclasses.MISSING:
-        kwargs["default"] = default
-    return dataclasses.field(metadata=meta, **kwargs)
+__all__ = ["help_field", "parse_seed", "add_config_options", "add_alias_options", "config_from_args",
+           "config_from_dict", "given_options", "replace_paths"]
 
 
 def _strip_optional(tp: Any) -> Any:
@@ -134,7 +121,8 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         if defaults is not None:
             text = f"{text} [default: {_format(_get(defaults, path))}]"
         kwargs: dict[str, Any] = {"dest": _dest(path), "default": None, "help": text.replace("%", "%%"),
-                                  "type": f.metadata.get(PARSE) or _parser_for(tp)}
+                                  "type": f.metadata.get(PARSE) or _parser_for(tp),
+                                  "metavar": path[-1].upper()}
         if CHOICES in f.metadata:
             kwargs["choices"] = f.metadata[CHOICES]
         parser.add_argument(name, **kwargs)
@@ -158,20 +146,51 @@ def given_options(args: argparse.Namespace, cls: type) -> dict[tuple[str, ...], 
             if getattr(args, _dest(path), None) is not None}
 
 
-def replace_path(config: Any, path: tuple[str, ...], value: Any) -> Any:
-    """``dataclasses.replace`` of a (possibly nested) field; the checks of every level run again."""
-    if len(path) == 1:
-        return dataclasses.replace(config, **{path[0]: value})
-    inner = replace_path(getattr(config, path[0]), path[1:], value)
-    return dataclasses.replace(config, **{path[0]: inner})
+def replace_paths(config: Any, values: Mapping[tuple[str, ...], Any]) -> Any:
+    """``config`` with every (possibly nested) field of ``values`` replaced in one step per level.
+
+    All replacements of one level go into a single ``dataclasses.replace``, so the checks of
+    ``__post_init__`` see the new values together (``--epochs 5000 --late-epoch 3000`` is
+    valid even where either alone would contradict the other's old value).
+    """
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in values.items():
+        if len(path) == 1:
+            top[path[0]] = value
+        else:
+            nested.setdefault(path[0], {})[path[1:]] = value
+    for name, inner in nested.items():
+        top[name] = replace_paths(getattr(config, name), inner)
+    return dataclasses.replace(config, **top) if top else config
 
 
-def config_from_args(args: argparse.Namespace, base: Any) -> Any:
-    """``base`` with every option given on the command line replaced (nested configs included)."""
-    config = base
-    for path, value in given_options(args, type(base)).items():
-        config = replace_path(config, path, value)
-    return config
+def _alias_dest(option: str) -> str:
+    return "alias__" + option.lstrip("-").replace("-", "_")
+
+
+def add_alias_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                      aliases: Mapping[str, tuple], defaults: Any) -> None:
+    """Options that set a nested field under an experiment's historical name.
+
+    ``aliases[option] = (path, help)`` or ``(path, help, parse)`` (``parse`` defaults to
+    ``int``), e.g. ``{"--epochs": (("train", "max_epochs"), "training epochs")}``; the help
+    shows the value in ``defaults``. ``config_from_args(..., aliases=aliases)`` applies them.
+    """
+    for option, (path, text, *rest) in aliases.items():
+        parser.add_argument(option, dest=_alias_dest(option), default=None, metavar=path[-1].upper(),
+                            type=rest[0] if rest else int,
+                            help=f"{text} [default: {_format(_get(defaults, path))}]".replace("%", "%%"))
+
+
+def config_from_args(args: argparse.Namespace, base: Any, *, aliases: Mapping[str, tuple] | None = None) -> Any:
+    """``base`` with every option given on the command line replaced (nested configs and aliases included)."""
+    values = given_options(args, type(base))
+    for option, (path, *_) in (aliases or {}).items():
+        value = getattr(args, _alias_dest(option), None)
+        if value is not None:
+            values[path] = value
+    return replace_paths(base, values)
 
 
 def config_from_dict(cls: type, data: Mapping[str, Any], *, source: str = "config") -> Any:
@@ -184,9 +203,11 @@ def config_from_dict(cls: type, data: Mapping[str, Any], *, source: str = "confi
         raise ValueError(f"{source}: expected an object for {cls.__name__}, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = set(data) - names
+    unknown, missing = set(data) - names, names - set(data)
     if unknown:
         raise ValueError(f"{source}: unknown {cls.__name__} field(s) {sorted(unknown)}")
+    if missing:
+        raise ValueError(f"{source}: {cls.__name__} lacks field(s) {sorted(missing)} (written by another version?)")
     kwargs = {}
     for name, value in data.items():
         tp = _strip_optional(hints[name])

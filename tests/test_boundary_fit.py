@@ -1,4 +1,4 @@
-"""Cell-level merger prediction and the fit of C (validation/boundary_fit.py) on data with a known C."""
+"""Cell-level merger prediction and the fit of C (validation/merger_phase_diagram/boundary_fit.py) on data with a known C."""
 from __future__ import annotations
 
 import itertools
@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from interaction.boundary import merger_condition, shared_continuations
 from rnn.parity.data import all_sequences
-from validation.boundary_fit import agreement, fit_merger_constant, merger_score, predicted_regime
+from validation.merger_phase_diagram.boundary_fit import (
+    agreement,
+    fit_merger_constant,
+    merger_score,
+    predicted_regime,
+)
 
 
 def _shared_by_enumeration(m1: int, m2: int, L: int) -> int:

@@ -1,7 +1,9 @@
 """The merger phase-diagram command: executors agree, a killed run resumes, bad input is one line."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -11,13 +13,24 @@ from pathlib import Path
 import distributed
 import numpy as np
 import pytest
+import torch
 
 from interaction.cliutil import run_cli
-from validation.merger_phase_diagram import PROG, build_parser, config_from_args, main, run_experiment
+from validation.merger_phase_diagram import PRESETS, run
+from validation.merger_phase_diagram.cli import (
+    PROG,
+    build_parser,
+    config_from_options,
+    main,
+)
+from validation.merger_phase_diagram.config import TRAIN_FIXED
+from validation.merger_phase_diagram.figures import status_text
+from validation.merger_phase_diagram.run import build_tasks, run_task
 from validation.sweep import TASK_DIR
 
-# A tiny grid: 2 gains x 4 fractions, 4 tasks of 2-member ensembles. Networks run to the
-# epoch cap (threshold far below reach) so that every task takes a measurable time.
+# A tiny grid: 2 gains x 4 fractions; with the default independent randomness 8 tasks of one
+# network each. Networks run to the epoch cap (threshold far below reach) so that every task
+# takes a measurable time.
 TINY = ["--gains", "0.3,0.9", "--fractions", "0.4,0.6,0.8,1.0", "--L", "4", "--hidden", "8",
         "--max-epochs", "150", "--loss-threshold", "1e-12", "--val-lengths", "12,20", "--val-count", "8",
         "--bootstrap", "20", "--seed", "3"]
@@ -25,7 +38,7 @@ TIMING = ("task_seconds", "task_cpu_seconds")
 
 
 def _config(extra=()):
-    return config_from_args(build_parser().parse_args([*TINY, *extra]))
+    return config_from_options(build_parser().parse_args([*TINY, *extra]))
 
 
 def _arrays(out: Path) -> dict[str, np.ndarray]:
@@ -44,7 +57,7 @@ def _assert_same_results(a: Path, b: Path) -> None:
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted serial run of TINY."""
     out = tmp_path_factory.mktemp("reference")
-    run_experiment(_config(), out, executor="serial", progress=False, verbose=False)
+    run(_config(), out, executor="serial")
     return out
 
 
@@ -55,38 +68,60 @@ def test_results_file_carries_grid_metrics_config_and_provenance(reference):
                  "contraction", "score", "observed", "predicted"):
         assert arrays[name].shape == shape, name
     assert arrays["val_accuracy"].shape == shape + (2,)
-    assert set(arrays["status"].ravel()) <= {"converged", "capped", "diverged"}
+    assert set(arrays["status"].ravel()) <= {"converged", "capped", "diverged", "stalled"}
     assert np.all(arrays["status"] == "capped")            # the threshold is unreachable
     assert np.all(arrays["epochs"] == 150)
     ok = arrays["status"] != "diverged"
     assert np.all((arrays["val_accuracy"][ok] >= 0) & (arrays["val_accuracy"][ok] <= 1))
     assert np.all(arrays["n_states_min"][ok] <= arrays["n_states_raw"][ok])
     assert np.all(arrays["n_states_raw"][ok] <= 2 ** 5)    # h0 + 30 sequences of length 1..4
-    # G is measured on the initial weights: the same for every fraction, larger for larger gain.
+    # independent cells: every cell its own weights (and G of its own initial network), larger for larger gain
+    assert np.unique(arrays["init_seed"]).size == 8 and np.unique(arrays["shuffle_seed"]).size == 8
     G = arrays["contraction"][0]
-    assert np.all(G[:, :1] == G) and G[0, 0] < G[1, 0]
+    assert np.unique(G).size == 8 and G[0].max() < G[1].min()
     np.testing.assert_array_equal(arrays["gains"], [0.3, 0.9])
     meta = json.loads((reference / "results.json").read_text())
     assert meta["config"]["gains"] == [0.3, 0.9] and meta["config"]["seed"] == 3
     assert "torch" in meta["provenance"]["dependencies"]
-    assert meta["run"]["computed_this_run"] == 4
+    assert meta["run"]["computed_this_run"] == 8
+    assert meta["summary"]["status_counts"] == {"capped": 8}
     assert meta["summary"]["fit"]["status"] in ("fitted", "upper_bound", "lower_bound")
     for stem in ("phase_diagram", "accuracy_map", "states_map"):
         assert (reference / f"{stem}.png").stat().st_size > 0 and (reference / f"{stem}.pdf").exists()
 
 
+def test_common_random_numbers_share_weights_data_and_validation(reference, tmp_path):
+    """--randomness common: one ensemble per (replicate, fraction); every gain the same matrices scaled."""
+    result = run(_config(["--randomness", "common"]), tmp_path)
+    arrays = result.arrays
+    assert result.computed == 4
+    assert np.unique(arrays["init_seed"]).size == 1                      # one weight draw per replicate
+    assert np.all(arrays["n_train"] == arrays["n_train"][:, :1])          # one data draw per fraction column
+    G = arrays["contraction"][0]
+    assert np.all(G[:, :1] == G) and G[0, 0] < G[1, 0]
+    assert not np.array_equal(arrays["contraction"], _arrays(reference)["contraction"])
+
+
+def test_status_counts_are_printed_and_shown_in_the_figure(reference, tmp_path, capsys):
+    assert main([*TINY, "--out", str(reference), "--executor", "serial", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "statuses {'capped': 8}" in out and "8 of 8 tasks reused" in out
+    assert status_text(_arrays(reference)["status"]) == "8 capped"
+    assert status_text(np.array(["converged", "stalled", "converged", "diverged"])) == (
+        "2 converged, 1 diverged, 1 stalled")
+
+
 def test_dask_local_cluster_gives_identical_results(reference, tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
-        run_experiment(_config(), tmp_path, executor="dask", scheduler=cluster.scheduler_address,
-                       progress=False, verbose=False)
+        run(_config(), tmp_path, executor="dask", scheduler=cluster.scheduler_address)
     _assert_same_results(reference, tmp_path)
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(reference, tmp_path):
-    run_experiment(_config(), tmp_path / "again", executor="processes", workers=2, progress=False, verbose=False)
+    run(_config(), tmp_path / "again", executor="processes", workers=2)
     _assert_same_results(reference, tmp_path / "again")
-    run_experiment(_config(["--seed", "4"]), tmp_path / "other", executor="serial", progress=False, verbose=False)
+    run(_config(["--seed", "4"]), tmp_path / "other", executor="serial")
     assert not np.array_equal(_arrays(reference)["train_loss"], _arrays(tmp_path / "other")["train_loss"])
 
 
@@ -103,15 +138,15 @@ def test_killed_run_resumes_without_recomputing_and_matches_uninterrupted(refere
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / TASK_DIR).glob("*.npz")}
-    assert 1 <= len(finished) < 4, "the kill must land mid-sweep"
+    assert 1 <= len(finished) < 8, "the kill must land mid-sweep"
     assert not (out / "results.npz").exists()
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{len(finished)} of 4 tasks reused, {4 - len(finished)} computed" in rerun.stdout
+    assert f"{len(finished)} of 8 tasks reused, {8 - len(finished)} computed" in rerun.stdout
     assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished} == finished
     meta = json.loads((out / "results.json").read_text())
-    assert meta["run"]["computed_this_run"] == 4 - len(finished)
+    assert meta["run"]["computed_this_run"] == 8 - len(finished)
     _assert_same_results(reference, out)
 
 
@@ -155,7 +190,7 @@ def test_changed_config_in_same_out_dir_is_refused_but_analysis_knobs_are_not(re
     except SystemExit as stop:
         run_cli_status = stop.code
     assert run_cli_status == 0
-    assert "4 of 4 tasks reused, 0 computed" in capsys.readouterr().out
+    assert "8 of 8 tasks reused, 0 computed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad, word", [
@@ -172,6 +207,10 @@ def test_changed_config_in_same_out_dir_is_refused_but_analysis_knobs_are_not(re
     (["--val-lengths", "0"], "val_lengths"),
     (["--plot-only", "/nonexistent/results.npz"], "results"),
     (["--no-such-option"], "unrecognized"),
+    (["--readout", "step"], "readout"),
+    (["--randomness", "shared"], "randomness"),
+    (["--stall-window", "0"], "stall_window"),
+    (["--stall-tolerance", "1.5"], "stall_tolerance"),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, bad, word):
     out = tmp_path / "out"
@@ -183,10 +222,85 @@ def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, bad, wo
     assert not out.exists()
 
 
-def test_help_explains_every_option():
+def _leaf_values(config):
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        out.update(_leaf_values(value) if dataclasses.is_dataclass(value) else {f.name: value})
+    return out
+
+
+def _help_entries() -> dict[str, str]:
+    """Option -> its help entry (whitespace collapsed), split where a line starts with an option."""
     text = build_parser().format_help()
-    for option in ("--preset", "--gains", "--fractions", "--seeds", "--seed", "--task", "--L", "--hidden",
-                   "--nonlinearity", "--loss", "--lr", "--batch-size", "--max-epochs", "--loss-threshold",
-                   "--eps-factor", "--val-lengths", "--val-count", "--generalise-accuracy", "--out",
-                   "--executor", "--workers", "--scheduler", "--plot-only"):
-        assert option in text
+    parts = re.split(r"\n  (?=-)", text)
+    entries = {}
+    for part in parts[1:]:
+        option = part.split()[0].rstrip(",")
+        entries[option] = " ".join(part.split())
+    return entries
+
+
+def test_help_states_every_config_field_with_the_quick_presets_value():
+    """Each compute and analysis field has an option whose help gives the value used when it is not given
+    (argparse shows no default for options that default to None) and says where the paper preset differs."""
+    entries = _help_entries()
+    for name, value in _leaf_values(PRESETS["quick"]).items():
+        option = f"--{name.replace('_', '-')}"
+        if name in TRAIN_FIXED:
+            assert option not in entries, name
+            continue
+        shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+        assert f"[default: {shown}]" in entries[option], (name, entries[option])
+    for option in ("--gains", "--fractions"):
+        assert "paper preset: 0.1:1:20" in entries[option], option
+    assert "paper preset" not in entries["--max-epochs"]
+
+
+@pytest.mark.parametrize("where", ["proc", "file"])
+def test_unwritable_or_file_out_is_refused_before_any_work(tmp_path, capsys, where):
+    out = Path("/proc/x") if where == "proc" else tmp_path / "a_file"
+    if where == "file":
+        out.write_text("keep me")
+    before = sorted(tmp_path.rglob("*"))
+    started = time.perf_counter()
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, [*TINY, "--out", str(out), "--executor", "serial", "--no-progress"])
+    assert exc.value.code == 2 and time.perf_counter() - started < 5   # refused, not trained
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and str(out) in err[0]
+    assert sorted(tmp_path.rglob("*")) == before
+    if where == "file":
+        assert out.read_text() == "keep me"
+    with pytest.raises(ValueError, match="--out"):
+        run(_config(), out)
+
+
+def test_negative_seed_is_refused_naming_the_option(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, [*TINY, "--seed", "-1", "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--seed" in err[0] and ">= 0" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_task_restores_the_callers_thread_count():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        task = build_tasks(_config(["--max-epochs", "2"]))[0]
+        result = run_task(task)
+        assert torch.get_num_threads() == 2
+        assert result["status"].shape == (len(task["gains"]),) == (1,)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_discontinuity_readout_reaches_training_and_evaluation():
+    tasks = build_tasks(_config(["--readout", "discontinuity", "--max-epochs", "3"]))
+    assert all(task["train"]["readout"] == "discontinuity" for task in tasks)
+    jumped = run_task(tasks[0])
+    linear = run_task(build_tasks(_config(["--max-epochs", "3"]))[0])
+    assert jumped["init_seed"][0] == linear["init_seed"][0]          # same network, other readout
+    assert not np.array_equal(jumped["val_loss"], linear["val_loss"])

@@ -7,15 +7,14 @@ from hypothesis import given, settings, strategies as st
 from rnn.parity import elman
 from rnn.measure.pairs import measure_pairs, measure_pairs_over_training, pair_measurements, plan_pairs
 from rnn.parity.data import all_sequences, parity, sample_sequences
+from validation.common.runtime import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def single_torch_thread():
     """Tiny matmuls: one intra-op thread avoids spin-wait contention on a loaded 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def linear_regime_params(P=6, seed=0):
@@ -67,7 +66,7 @@ def test_shared_continuations_match_brute_force(seed, p1, p2, frac):
 
 
 def test_full_data_count_matches_closed_form():
-    # spec §3: with all sequences up to L, N = 2^(L - max(m1, m2) + 1) - 1
+    # docs/theory.md §3: with all sequences up to L, N = 2^(L - max(m1, m2) + 1) - 1
     L = 7
     data = all_sequences(L)
     pairs = [((0,), (1, 1)), ((0, 1, 0), (1, 1, 1)), ((1,) * 5, (0,))]

@@ -1,4 +1,4 @@
-"""The contraction factor G of the recurrent map (spec §3 step 2)."""
+"""The contraction factor G of the recurrent map (docs/theory.md §3.2)."""
 import numpy as np
 import pytest
 import torch

@@ -1,6 +1,6 @@
 """Cell-level prediction of the merger phase diagram from ``C < N G^(n−m)``, and the fit of ``C``.
 
-Theory (P25 eq. 9, spec §3). Two prefixes of lengths ``m1, m2`` whose futures
+Theory (P25 eq. 9, docs/theory.md §3). Two prefixes of lengths ``m1, m2`` whose futures
 agree on every training continuation (``ỹ_i = 0``) merge when
 
     C < N(m1, m2; p) · G^(n − m),      m = min(m1, m2),  n = 0,
@@ -31,7 +31,7 @@ with it, the maximum is attained at ``m2 = m1 + 1``. For ``G < 1/2`` it sits at
 the longest qualifying prefixes, ``m1 <= L − log2(1 + 1/p²)``: less data
 shortens the longest interacting prefixes and lowers the score by about
 ``log(1/G)`` per lost length. For ``G > 1/2`` it sits at ``m1 = 1``. The empty prefix (``m = 0``, the fixed vector ``h_0``)
-is excluded: it is not produced by the recurrent map, so step 2 of spec §3
+is excluded: it is not produced by the recurrent map, so step 2 of docs/theory.md §3
 (``‖dh(0)‖² ∝ G^m``) does not describe it. Agreement in the future is
 guaranteed for such pairs in parity (and assumed for random regular tasks, whose
 agreeing pairs exist at every length with high probability).

@@ -6,9 +6,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnn.parity import elman
-from rnn.parity.ensemble import (EnsembleResult, TrainConfig, evaluate, hidden_states, loss_and_gradients,
-                          paper_minibatches, stack_params, train_ensemble)
-from rnn.parity.data import SequenceSet, all_sequences, parity, random_sequences, sample_sequences
+from rnn.parity.data import (
+    SequenceSet,
+    all_sequences,
+    parity,
+    random_sequences,
+    sample_sequences,
+)
+from rnn.parity.ensemble import (
+    EnsembleResult,
+    TrainConfig,
+    evaluate,
+    hidden_states,
+    loss_and_gradients,
+    paper_minibatches,
+    stack_params,
+    train_ensemble,
+)
+from rnn.parity.evaluation import readout_of
 
 TRAINED = ("W_ih", "b_ih", "W_hh", "b_hh", "W_hy", "b_hy")
 
@@ -238,3 +253,92 @@ def test_tracked_params_equal_final_params_of_shorter_runs():
             np.testing.assert_allclose(res.tracked_params[name][row], value, rtol=0, atol=1e-12)
     untracked = train_ensemble(data, targets, config=TrainConfig(**base), seeds=[1], gains=[0.5])
     assert untracked.tracked_params is None
+
+
+# ----------------------------------------------------------------------------- stopping rule and readouts
+
+def test_stopping_rule_converges_diverges_and_stalls_in_one_ensemble():
+    """Three members, one of each fate: a working lr converges, a huge lr diverges, a tiny lr stalls."""
+    data = all_sequences(6)
+    targets = parity(data.tokens)
+    config = TrainConfig(hidden=32, loss="ce", batch_size=16, max_epochs=2000, loss_threshold=1e-2,
+                         stall_window=50, stall_tolerance=0.01)
+    result = train_ensemble(data, targets, config=config, seeds=[0, 0, 0], gains=[1.0, 1.0, 1.0],
+                            lrs=[0.1, 1e4, 1e-7])
+    assert list(result.status) == ["converged", "diverged", "stalled"]
+    assert 50 < result.epochs[0] < 2000 and result.final_loss()[0] < 1e-2
+    assert not np.isfinite(result.final_loss()[1])
+    # stalled exactly when the window has passed without a 1 % improvement on the epoch-0 loss
+    assert result.epochs[2] == 50
+    losses = result.train_loss[2, :51]
+    assert np.all(losses >= 0.99 * losses[0])
+    # the converging member made progress within every window, so the rule never fired for it
+    path = result.train_loss[0, : result.epochs[0] + 1]
+    assert np.all(path[50:] < path[0])
+
+
+def test_stall_rule_waits_for_its_window_and_is_off_by_default():
+    data = all_sequences(4)
+    targets = parity(data.tokens)
+    off = train_ensemble(data, targets, config=TrainConfig(hidden=8, max_epochs=30), seeds=[0], gains=[1.0],
+                         lrs=[1e-9])
+    assert list(off.status) == ["capped"] and off.epochs[0] == 30
+    on = train_ensemble(data, targets, config=TrainConfig(hidden=8, max_epochs=30, stall_window=10),
+                        seeds=[0], gains=[1.0], lrs=[1e-9])
+    assert list(on.status) == ["stalled"] and on.epochs[0] == 10
+    with pytest.raises(ValueError, match="stall_window"):
+        TrainConfig(stall_window=0)
+    with pytest.raises(ValueError, match="stall_tolerance"):
+        TrainConfig(stall_tolerance=1.0)
+
+
+def plain_discontinuity_loss(params, data, targets, nonlinearity, loss):
+    """Autograd reference of the 'discontinuity' readout: y = W_hy (h + 1[h > 0]) + b_hy (P25 §D.9)."""
+    outputs, labels = [], []
+    for n in np.unique(data.lengths):
+        rows = np.flatnonzero(data.lengths == n)
+        h = elman.run(params, torch.as_tensor(data.tokens[rows, :n], dtype=torch.long), nonlinearity)
+        jumped = h + (h > 0).to(h.dtype)     # the step contributes no gradient: identity a.e.
+        outputs.append(jumped @ params["W_hy"].T + params["b_hy"])
+        labels.append(torch.as_tensor(targets[rows]))
+    y, labels = torch.cat(outputs), torch.cat(labels)
+    if loss == "mse":
+        return torch.nn.functional.mse_loss(y, torch.nn.functional.one_hot(labels, y.shape[1]).to(y.dtype))
+    return torch.nn.functional.cross_entropy(y, labels)
+
+
+@pytest.mark.parametrize("nonlinearity, loss", [("relu", "ce"), ("relu", "mse"), ("tanh", "ce")])
+def test_discontinuity_readout_gradients_equal_autograd(nonlinearity, loss):
+    data = sample_sequences(5, 0.7, np.random.default_rng(1))
+    targets = parity(data.tokens)
+    members = [elman.init_params(hidden=6, gain=g, seed=3 + i, dtype=torch.float64) for i, g in enumerate([0.8, 1.3])]
+    value, grads = loss_and_gradients(stack_params(members), data, targets, nonlinearity=nonlinearity, loss=loss,
+                                      readout="discontinuity")
+    linear, _ = loss_and_gradients(stack_params(members), data, targets, nonlinearity=nonlinearity, loss=loss)
+    assert not np.allclose(value, linear)       # the readout really changed the network
+    for i, params in enumerate(members):
+        leaves = {k: v.clone().requires_grad_(k in TRAINED) for k, v in params.items()}
+        plain = plain_discontinuity_loss(leaves, data, targets, nonlinearity, loss)
+        expected = torch.autograd.grad(plain, [leaves[k] for k in TRAINED])
+        assert value[i] == pytest.approx(float(plain.detach()), rel=1e-12)
+        for k, g in zip(TRAINED, expected):
+            np.testing.assert_allclose(grads[k][i].numpy(), g.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_discontinuity_readout_is_used_in_training_and_evaluation():
+    data = all_sequences(4)
+    targets = parity(data.tokens)
+    config = TrainConfig(hidden=8, max_epochs=3, readout="discontinuity", dtype="float64")
+    result = train_ensemble(data, targets, config=config, seeds=[0], gains=[1.0])
+    members = [result.member_params(0)]
+    tokens = data.of_length(4)
+    value, _ = evaluate(result.params, tokens, targets[data.lengths == 4], readout="discontinuity")
+    h = elman.run(members[0], torch.as_tensor(tokens, dtype=torch.long), "relu")
+    y = (h + (h > 0).double()) @ members[0]["W_hy"].T + members[0]["b_hy"]
+    expected = torch.nn.functional.mse_loss(y, torch.nn.functional.one_hot(
+        torch.as_tensor(targets[data.lengths == 4]), 2).double())
+    assert value[0] == pytest.approx(float(expected), rel=1e-10)
+    assert readout_of(result.params, hidden_states(result.params, data), readout="discontinuity").shape == (
+        1, 1 + len(data), 2)
+    with pytest.raises(ValueError, match="readout"):
+        TrainConfig(readout="step")

@@ -1,18 +1,12 @@
-"""Task, model, trainer and CLI of the modular-addition experiment (rnn/modular_*.py, validation/modular_addition.py)."""
-import json
-import subprocess
-import sys
-
+"""Task, model and trainer of the modular-addition experiment (rnn/modular/data.py, transformer.py, train.py)."""
 import numpy as np
 import pytest
 import torch
 
-from interaction.cliutil import run_cli
 from rnn.modular import mergers as mm
 from rnn.modular.data import modular_addition_data
 from rnn.modular.train import ModularConfig, checkpoint_epochs, preset_config, train
 from rnn.modular.transformer import SITES, ModularTransformer, model_from_weights
-from validation import modular_addition
 
 
 @pytest.fixture
@@ -49,6 +43,17 @@ def test_bad_config_and_preset():
         ModularConfig(P=2)
     with pytest.raises(ValueError, match="train_frac"):
         preset_config("fast", train_frac=1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        ModularConfig(weight_decay=-0.1)
+
+
+@pytest.mark.parametrize("name", ["seed", "data_seed"])
+def test_negative_seeds_are_refused(name):
+    """random.Random(-1) equals Random(1): a negative split seed used to be accepted silently."""
+    with pytest.raises(ValueError, match=f"^{name} must be >= 0"):
+        ModularConfig(**{name: -1})
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        modular_addition_data(11, 0.3, -1)
 
 
 def test_model_matches_reference_shapes_and_init():
@@ -118,48 +123,51 @@ def test_short_training_memorises_and_train_pairs_merge_first(one_thread):
         disagree = np.median(end["pair_distances"]["disagree_train_train"])
         assert agree < disagree
         assert mm.merged_fraction(end["pair_distances"]["disagree_train_train"]) == 0.0
-    # the additive-like attention output cannot separate classes on the full grid (spec §2.1)
+    # the additive-like attention output cannot separate classes on the full grid (docs/experiments.md §5.1)
     assert abs(mm.merging_score(seen[300]["resid_mid"], data.labels).M) < 0.1
 
 
-def test_cli_end_to_end_writes_results(tmp_path, one_thread):
-    out = tmp_path / "run"
-    status = modular_addition.main(["--P", "11", "--max-epochs", "30", "--eval-every", "10", "--linkage-every", "10",
-                                    "--pair-samples", "50", "--distance-samples", "500", "--no-progress",
-                                    "--out", str(out)])
-    assert status == 0
-    summary = json.loads((out / "results.json").read_text())
-    assert summary["config"]["P"] == 11 and summary["provenance"]["dependencies"]["torch"]
-    assert summary["theory"]["permits_merger"] == {"agree_train_train": True, "disagree_train_train": False,
-                                                   "agree_test_train": True}
-    arrays = np.load(out / "results.npz")
-    assert arrays["epochs"][-1] == 30 and arrays["restricted_loss"].shape == arrays["epochs"].shape
-    assert arrays["logits/pair_distances_agree_test_train"].shape == (arrays["epochs"].size, 50)
-    final = model_from_weights({k[len("final/"):]: arrays[k] for k in arrays.files if k.startswith("final/")})
-    assert final.P == 11
-    for stem in ("progress", "mergers"):
-        path = out / f"{stem}.png"
-        assert path.stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
-        path.unlink()
-    assert modular_addition.main(["--replot", str(out)]) == 0 and (out / "mergers.png").is_file()
+TINY = ModularConfig(P=11, train_frac=0.5, weight_decay=1.0, max_epochs=40, eval_every=10, dense_until=0,
+                     stop_test_acc=None, d_model=16, n_heads=2, d_head=8, d_mlp=32, seed=3)
 
 
-@pytest.mark.parametrize("argv, needle", [(["--P", "2"], "P must be >= 3"), (["--P", "15"], "prime"),
-                                          (["--train-frac", "1.5"], "train_frac"),
-                                          (["--preset", "huge"], "--preset"),
-                                          (["--replot", "/nonexistent"], "--replot")])
-def test_cli_bad_input_is_one_line_exit_2(argv, needle, capsys):
-    with pytest.raises(SystemExit) as exc:
-        run_cli(modular_addition.main, modular_addition.PROG, argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1
+def test_training_leaves_the_global_rng_alone_and_is_reproducible(one_thread):
+    """The model has its own Generator: training neither reads nor reseeds torch's global RNG."""
+    torch.manual_seed(12345)
+    before = torch.get_rng_state().clone()
+    first = train(TINY)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(999)  # a different global state must not change the run
+    second = train(TINY)
+    np.testing.assert_array_equal(first.train_loss, second.train_loss)
+    np.testing.assert_array_equal(first.test_loss, second.test_loss)
+    for a, b in zip(first.snapshots, second.snapshots):
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    other = train(ModularConfig(**{**TINY.__dict__, "seed": 4}))
+    assert not np.array_equal(other.train_loss, first.train_loss)
 
 
-def test_cli_help_and_subprocess_exit_code():
-    proc = subprocess.run([sys.executable, "-m", "validation.modular_addition", "--train-frac", "0"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and "train_frac" in proc.stderr and proc.stderr.count("\n") == 1
-    help_text = modular_addition.build_parser().format_help()
-    for option in ("--preset", "--seed", "--out", "--threads", "--linkage-every", "--no-early-stop"):
-        assert option in help_text
+def test_resume_from_a_state_is_bit_identical(one_thread):
+    """A run resumed from a state taken mid-training ends exactly where the uninterrupted run ends."""
+    states = {}
+    full = train(TINY, on_state=lambda epoch, state: states.setdefault(epoch, state), state_every=15)
+    assert sorted(states) == [20, 30]  # the first checkpoint at or after each multiple of 15 (not the cap)
+    seen = []
+    resumed = train(TINY, resume=states[20], on_checkpoint=lambda epoch, model, cache: seen.append(epoch))
+    assert seen == [30, 40]  # epoch 20 was measured before the state was taken
+    np.testing.assert_array_equal(resumed.epochs, full.epochs)
+    np.testing.assert_array_equal(resumed.train_loss, full.train_loss)
+    np.testing.assert_array_equal(resumed.test_acc, full.test_acc)
+    for name, w in full.model.weight_dict().items():
+        assert torch.equal(resumed.model.weight_dict()[name], w)
+    with pytest.raises(ValueError, match="version"):
+        train(TINY, resume={**states[20], "version": 0})
+
+
+def test_cuda_device_is_refused_without_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a GPU")
+    with pytest.raises(ValueError, match="cuda"):
+        train(TINY, device="cuda")
+    with pytest.raises(ValueError, match="device"):
+        train(TINY, device="meta")

@@ -1,0 +1,261 @@
+"""The modular-addition experiment package (validation/modular_addition/): CLI, results, replot, resume."""
+import importlib
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from interaction.cliutil import run_cli
+from rnn.modular import mergers as mm
+from rnn.modular.transformer import model_from_weights
+from validation.modular_addition import ExperimentConfig, load, run
+from validation.modular_addition.__main__ import PROG, build_parser, main, make_config
+from validation.modular_addition.analysis import KAPPA
+
+TINY = ["--P", "11", "--max-epochs", "30", "--eval-every", "10", "--linkage-every", "10", "--pair-samples", "50",
+        "--distance-samples", "500", "--no-progress"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One tiny run through the command line (P = 11, 30 epochs)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("modular") / "run"
+    try:
+        assert main([*TINY, "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(previous)
+    return out
+
+
+@pytest.fixture
+def one_thread():
+    """The thread count of the killed subprocess (the CLI's default --threads 1): same float sums."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def cli_error(argv, capsys) -> str:
+    """Run the CLI, require exit 2 and one line on stderr; return that line."""
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_cli_end_to_end_writes_results(finished):
+    out = finished
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["experiment"] == "modular_addition" and summary["config"]["train"]["P"] == 11
+    assert summary["provenance"]["dependencies"]["torch"]
+    arrays = np.load(out / "results.npz")
+    epochs = arrays["epochs"]
+    assert epochs[-1] == 30 and arrays["restricted_loss"].shape == epochs.shape
+    assert arrays["logits/pair_distances_agree_test_train"].shape == (epochs.size, 50)
+    # Recompute the final pair distances from the saved final weights, independently of the package's
+    # measurement code: rebuild the model, take the logits at '=', normalise by the RMS radius.
+    final = model_from_weights({k[len("final/"):]: arrays[k] for k in arrays.files if k.startswith("final/")})
+    assert final.P == 11
+    a, b = np.divmod(np.arange(121), 11)
+    tokens = torch.as_tensor(np.stack([a, b, np.full_like(a, 11)], axis=1))
+    with torch.no_grad():
+        H = final(tokens)[:, :11].double().numpy()
+    r = np.sqrt(np.mean(np.sum((H - H.mean(axis=0)) ** 2, axis=1)))
+    labels = (a + b) % 11
+    np.testing.assert_array_equal(arrays["labels"], labels)
+    train = arrays["train_mask"]
+    for group in mm.PAIR_GROUPS:
+        i, j = arrays[f"pairs_{group}"]
+        agree = labels[i] == labels[j]
+        assert np.all(agree) if group.startswith("agree") else not np.any(agree)
+        assert np.all(train[j]) and np.all(train[i] == group.endswith("train_train"))
+        d = np.linalg.norm(H[i] - H[j], axis=1) / r
+        np.testing.assert_allclose(arrays[f"logits/pair_distances_{group}"][-1], d, rtol=1e-5)
+        np.testing.assert_allclose(arrays[f"logits/merged_fraction_{group}"][-1], np.mean(d < KAPPA), atol=1e-12)
+        # the theory's verdict, recomputed from the labels, against what the run recorded
+        assert summary["theory"]["permits_merger"][group] == bool(np.all(agree))
+    # and against what happened: pairs with different answers never merged at any site or checkpoint
+    for site in ("resid_mid", "mlp_post", "mlp_out", "resid_post", "logits"):
+        assert np.all(arrays[f"{site}/merged_fraction_disagree_train_train"] == 0.0)
+    config, results = load(out)
+    assert isinstance(config, ExperimentConfig) and config.train.max_epochs == 30 and config.pair_samples == 50
+
+
+def test_replot_redraws_the_figures(finished, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(finished, out)
+    for stem in ("progress", "mergers"):
+        assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
+        (out / f"{stem}.png").unlink()
+    assert main(["--replot", str(out)]) == 0
+    assert (out / "mergers.png").is_file() and (out / "progress.png").is_file()
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _garbage(path):
+    path.write_bytes(b"not a zip file at all")
+
+
+def _drop_array(path):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if k != "epochs"}
+    np.savez(path, **arrays)
+
+
+def _short_array(path):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["test_loss"] = arrays["test_loss"][:-1]
+    np.savez(path, **arrays)
+
+
+def _drop_meta(path):
+    meta = json.loads(path.read_text())
+    del meta["phase_boundaries"]
+    path.write_text(json.dumps(meta))
+
+
+def _bad_json(path):
+    path.write_text("{not json")
+
+
+@pytest.mark.parametrize("damage, name, needle", [
+    (_truncate, "results.npz", "not a readable results archive"),
+    (_garbage, "results.npz", "not a readable results archive"),
+    (_drop_array, "results.npz", "missing array(s) ['epochs']"),
+    (_short_array, "results.npz", "'test_loss' has shape"),
+    (_drop_meta, "results.json", "missing key(s) ['phase_boundaries']"),
+    (_bad_json, "results.json", "not a readable JSON file"),
+])
+def test_replot_refuses_damaged_results_in_one_line(finished, tmp_path, capsys, damage, name, needle):
+    out = tmp_path / "copy"
+    shutil.copytree(finished, out)
+    damage(out / name)
+    err = cli_error(["--replot", str(out)], capsys)
+    assert str(out / name) in err and needle in err
+
+
+def test_finished_results_of_another_config_are_not_overwritten(finished, tmp_path, capsys, no_training):
+    out = tmp_path / "copy"
+    shutil.copytree(finished, out)
+    before = (out / "results.npz").read_bytes()
+    err = cli_error([*TINY, "--weight-decay", "2", "--out", str(out)], capsys)
+    assert "another configuration" in err and str(out / "results.json") in err
+    assert (out / "results.npz").read_bytes() == before
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail loudly if a bad-input case reached training."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the input was checked")
+    # the package's ``run`` attribute is the function; the module is reached through importlib
+    monkeypatch.setattr(importlib.import_module("validation.modular_addition.run"), "train", refuse)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--P", "2"], "P must be >= 3"), (["--P", "15"], "prime"),
+    (["--train-frac", "1.5"], "train_frac"), (["--train-frac", "0"], "train_frac"),
+    (["--weight-decay", "-1"], "weight_decay"),
+    (["--seed", "-1"], "--seed"), (["--data-seed", "-1"], "--data-seed"),
+    (["--preset", "huge"], "--preset"), (["--replot", "/nonexistent"], "--replot"),
+    (["--threads", "-1"], "threads"), (["--pair-samples", "0"], "pair_samples"),
+    (["--out", "/proc/x"], "--out"),
+])
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, needle, capsys, tmp_path, monkeypatch,
+                                                             no_training):
+    monkeypatch.chdir(tmp_path)  # the default --out is relative: it must not be created either
+    err = cli_error([*TINY, *argv], capsys)
+    assert needle in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_that_is_a_file_is_refused_before_training(capsys, tmp_path, no_training):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    err = cli_error([*TINY, "--out", str(target)], capsys)
+    assert "--out" in err and "is a file" in err
+    assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_cuda_is_refused_without_a_gpu(capsys, tmp_path, no_training):
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a GPU")
+    err = cli_error([*TINY, "--device", "cuda", "--out", str(tmp_path / "run")], capsys)
+    assert "cuda" in err and not (tmp_path / "run").exists()
+
+
+def test_options_map_onto_the_embedded_trainer_config():
+    args = build_parser().parse_args(["--preset", "fast", "--seed", "3", "--data-seed", "2", "--no-early-stop",
+                                      "--lr", "0.002", "--linkage-every", "7"])
+    config = make_config(args)
+    assert (config.train.seed, config.train.data_seed, config.train.lr) == (3, 2, 0.002)
+    assert config.train.weight_decay == 3.0 and config.train.stop_test_acc is None and config.linkage_every == 7
+    help_text = build_parser().format_help()
+    for option in ("--preset", "--seed", "--data-seed", "--out", "--threads", "--linkage-every", "--no-early-stop",
+                   "--P", "--train-frac", "--weight-decay", "--max-epochs", "--eval-every", "--pair-samples",
+                   "--distance-samples", "--save-checkpoints", "--replot", "--device", "--checkpoint-every"):
+        assert option in help_text
+
+
+RESUME = ["--P", "11", "--max-epochs", "150", "--eval-every", "10", "--dense-until", "0", "--linkage-every", "1000",
+          "--pair-samples", "20", "--distance-samples", "200", "--d-model", "32", "--d-mlp", "64", "--n-heads", "2",
+          "--d-head", "16", "--no-early-stop", "--checkpoint-every", "30", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_resumes_and_ends_bit_identical(tmp_path, capsys, one_thread, monkeypatch):
+    # figures are covered above; here only the numbers matter (drawing costs more than this tiny training)
+    monkeypatch.setattr(importlib.import_module("validation.modular_addition.run"), "draw", lambda *a, **k: [])
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "validation.modular_addition", *RESUME, "--out", str(out)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = out / "checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    assert checkpoint.exists() and not (out / "results.npz").exists()
+
+    # the same --out with another configuration is refused, and the checkpoint is left as it was
+    saved = checkpoint.read_bytes()
+    err = cli_error([*RESUME, "--weight-decay", "2", "--out", str(out)], capsys)
+    assert "another configuration" in err and str(checkpoint) in err
+    assert checkpoint.read_bytes() == saved
+    # a corrupt checkpoint is refused in one line
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "checkpoint.pt").write_bytes(saved[: len(saved) // 3])
+    err = cli_error([*RESUME, "--out", str(broken)], capsys)
+    assert "not a readable resume checkpoint" in err and str(broken / "checkpoint.pt") in err
+
+    # the same command again (in this process, to save an interpreter start) continues and finishes
+    assert main([*RESUME, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "resumed from epoch" in printed and "resumed from epoch 0" not in printed
+    assert not checkpoint.exists()
+
+    reference = run(make_config(build_parser().parse_args(RESUME)), tmp_path / "uninterrupted")
+    resumed = np.load(out / "results.npz")
+    assert sorted(resumed.files) == sorted(reference.arrays)
+    for key, value in reference.arrays.items():
+        np.testing.assert_array_equal(resumed[key], value, err_msg=key)

@@ -1,0 +1,87 @@
+"""Results files of the phase diagram: ``results.npz`` (arrays) and ``results.json`` (config, summary, provenance).
+
+Written and read through ``validation.common.results``. ``load`` validates what it reads
+(the ``--plot-only`` path): a corrupt or truncated npz, a JSON that is not one, missing
+arrays or metadata keys, a configuration that cannot be rebuilt, or arrays whose shapes
+do not fit the configuration's grid are refused with one line naming the file.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from validation.common import results as common
+from validation.common.options import config_from_dict
+from validation.merger_phase_diagram.analysis import Analysis, summary
+from validation.merger_phase_diagram.config import PhaseDiagramConfig
+
+EXPERIMENT = "merger_phase_diagram"
+#: arrays indexed [replicate, gain, fraction]; val_loss/val_accuracy have a validation-length axis more.
+GRID_ARRAYS = ("status", "epochs", "train_loss", "n_states_raw", "n_states_min", "finite", "equivalent", "eps",
+               "contraction")
+VAL_ARRAYS = ("val_loss", "val_accuracy")
+AXES = ("gains", "fractions", "val_lengths")
+REQUIRED = GRID_ARRAYS + VAL_ARRAYS + AXES
+
+DESCRIPTIONS = {
+    "status": "converged | capped (hit the epoch cap: not converged) | diverged | stalled (no progress "
+              "over stall_window epochs, rnn/parity/ensemble.py)",
+    "epochs": "epochs of updates received", "train_loss": "final training loss",
+    "val_loss, val_accuracy": "on val_count random sequences per validation length (NaN if diverged)",
+    "n_states_raw, n_states_min": "automaton states at eps (NaN if diverged)",
+    "finite": "every state has both transitions", "equivalent": "minimised automaton == task automaton",
+    "eps": "eps_factor * ||std|| of the final hidden states", "contraction": "G of the initial network",
+    "score": "merger score S (validation/merger_phase_diagram/boundary_fit.py)",
+    "observed": "generalised: accuracy at the longest length >= generalise_accuracy",
+    "predicted": "S > log C", "n_train": "training sequences of each network",
+    "init_seed, shuffle_seed": "weights and minibatch-order seeds of each network (validation.merger_phase_diagram"
+                               ".run.task_seeds)",
+    "task_seconds, task_cpu_seconds": "wall and CPU time of each task (in build_tasks order) when it was computed",
+}
+
+
+def save(out_dir: Path, arrays: dict[str, np.ndarray], config: PhaseDiagramConfig, analysis: Analysis,
+         extra: dict[str, Any]) -> common.Results:
+    """``results.npz`` (all arrays plus the analysis arrays) and ``results.json`` (config, fit, provenance)."""
+    everything = {**arrays, "score": analysis.score, "observed": analysis.observed,
+                  "predicted": analysis.predicted, "contraction_by_gain": analysis.contraction_by_gain}
+    meta = {"description": "P25 Fig. 9 (docs/experiments.md §2) with the eq. 9 boundary; arrays are indexed "
+                           "[replicate, gain, fraction(, validation length)]",
+            "config": asdict(config), "arrays": DESCRIPTIONS, "summary": summary(arrays, analysis), **extra}
+    return common.save_results(out_dir, EXPERIMENT, everything, meta)
+
+
+def _check_complete(source: Path, data: Any, cls: type, where: str = "config") -> None:
+    """Every field of ``cls`` (embedded configs too) is present: a results file never falls back to defaults."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: {where} must be an object, found {type(data).__name__}")
+    missing = [f.name for f in fields(cls) if f.init and f.name not in data]
+    if missing:
+        raise ValueError(f"{source}: {where} lacks field(s) {missing}")
+    for f in fields(cls):
+        value = getattr(cls, f.name, None)
+        if is_dataclass(value):
+            _check_complete(source, data[f.name], type(value), f"{where}.{f.name}")
+
+
+def load(path: str | Path) -> tuple[dict[str, np.ndarray], PhaseDiagramConfig, common.Results]:
+    """Arrays and configuration of a results file (``results.npz``, ``results.json`` or their directory)."""
+    loaded = common.load_results(path, EXPERIMENT, arrays=REQUIRED, meta_keys=("config",))
+    _check_complete(loaded.json, loaded.meta["config"], PhaseDiagramConfig)
+    try:
+        config = config_from_dict(PhaseDiagramConfig, loaded.meta["config"], source=str(loaded.json))
+    except ValueError as exc:
+        message = str(exc)
+        raise ValueError(message if message.startswith(str(loaded.json))
+                         else f"{loaded.json}: bad config ({message})") from None
+    arrays = loaded.arrays
+    S, G, F, V = config.seeds, len(config.gains), len(config.fractions), len(config.val_lengths)
+    common.check_shapes(loaded.npz, arrays, {**{name: (S, G, F) for name in GRID_ARRAYS},
+                                             **{name: (S, G, F, V) for name in VAL_ARRAYS},
+                                             "gains": (G,), "fractions": (F,), "val_lengths": (V,)})
+    if arrays["status"].dtype.kind != "U":
+        raise ValueError(f"{loaded.npz}: array 'status' must hold strings, found dtype {arrays['status'].dtype}")
+    return arrays, config, loaded

@@ -1,0 +1,234 @@
+"""Compute the phase diagram: one sweep task per (fraction, replicate), resumable (``validation/sweep.py``).
+
+With ``randomness='common'`` one task is one data draw and one ensemble with every gain
+as a member, trained as a single batched computation (``rnn.parity.train_ensemble``);
+with ``'independent'`` (the default) one task is one cell: one network with its own
+weights, data draw and validation set. Seeds are derived from
+``config.seed`` and the task's configuration only (``task_seeds``), never from execution
+order. Tasks run single-threaded (``validation.common.runtime.torch_threads(1)``, restored
+afterwards) so that every executor gives bit-identical numbers; parallelism comes from
+running tasks side by side. ``run`` checks the output directory first, runs or resumes the
+sweep, assembles the arrays ``[replicate, gain, fraction(, validation length)]``, analyses
+them (``analysis.py``), writes the results (``results.py``) and figures (``figures.py``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interaction.artifacts import check_output_dir
+from rnn.automata import equivalent, extract_automaton, minimize, parity_dfa, std_norm
+from rnn.automata.random_dfa import random_dfa
+from rnn.measure.contraction import estimate_contraction
+from rnn.parity import TrainConfig, evaluate, hidden_states, readout_of, train_ensemble
+from rnn.parity.data import all_sequences, random_sequences, sample_sequences
+from validation.common.keys import compute_config, config_key
+from validation.common.runtime import torch_threads
+from validation.merger_phase_diagram.analysis import Analysis, analyse
+from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram.results import EXPERIMENT, save
+from validation.sweep import run_sweep
+
+_VALIDATION_STREAM = 0x5EED  # spawn key separating the validation draw from the task draws
+
+
+def _seed_int(seq: np.random.SeedSequence) -> int:
+    return int(seq.generate_state(1, dtype=np.uint32)[0])
+
+
+def _code(value: float) -> int:
+    return int(round(float(value) * 1e9))
+
+
+def task_seeds(seed: int, replicate: int, fraction: float, gain: float | None = None) -> dict[str, Any]:
+    """Seeds of one task, from the configuration only (never from execution order).
+
+    ``gain=None`` (randomness ``'common'``): ``init`` (weights) and ``validation`` depend on
+    (seed, replicate), so along a row of the diagram only the data change and different
+    gains are the same random matrices scaled; ``data`` (the draw) and ``shuffle``
+    (minibatch order) also on the fraction. With a ``gain`` (randomness ``'independent'``)
+    all four depend on (seed, replicate, gain, fraction): every cell is its own draw.
+    ``task_automaton`` (the random regular task) depends on (seed, replicate) only.
+    """
+    per_replicate = np.random.SeedSequence([seed, replicate])
+    init, task_automaton = per_replicate.spawn(2)
+    if gain is not None:
+        init, data, shuffle, validation = np.random.SeedSequence(
+            [seed, replicate, _code(gain), _code(fraction), 1]).spawn(4)
+        return {"init": _seed_int(init), "task_automaton": _seed_int(task_automaton),
+                "shuffle": _seed_int(shuffle), "data": data, "validation": validation}
+    data, shuffle = np.random.SeedSequence([seed, replicate, _code(fraction)]).spawn(2)
+    return {"init": _seed_int(init), "task_automaton": _seed_int(task_automaton),
+            "shuffle": _seed_int(shuffle), "data": data,
+            "validation": np.random.SeedSequence([seed, replicate, _VALIDATION_STREAM])}
+
+
+def task_automaton(task: str, seed: int):
+    """The target automaton: parity, or the random regular task of ``seed`` (P25 §D.5)."""
+    return parity_dfa() if task == "parity" else random_dfa(seed=seed)
+
+
+def _measure_automata(hidden: np.ndarray, outputs: np.ndarray, everything, target, eps_factor: float,
+                      skip: np.ndarray) -> dict[str, np.ndarray]:
+    """State counts of the automaton extracted from each member's final hidden states."""
+    n_members = hidden.shape[0]
+    out = {"n_states_raw": np.full(n_members, np.nan), "n_states_min": np.full(n_members, np.nan),
+           "finite": np.zeros(n_members, dtype=bool), "equivalent": np.zeros(n_members, dtype=bool),
+           "eps": np.full(n_members, np.nan)}
+    for e in range(n_members):
+        if skip[e] or not np.all(np.isfinite(hidden[e])):
+            continue
+        out["eps"][e] = eps_factor * std_norm(hidden[e], "final")
+        dfa = extract_automaton(hidden[e], everything, eps=out["eps"][e], outputs=outputs[e]).dfa
+        minimal = minimize(dfa)
+        out["n_states_raw"][e], out["n_states_min"][e] = dfa.n_states, minimal.n_states
+        out["finite"][e] = dfa.is_finite
+        out["equivalent"][e] = equivalent(minimal, target)
+    return out
+
+
+def run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Train and measure one ensemble (one fraction, one replicate, every gain), single-threaded."""
+    with torch_threads(1):
+        return _run_task(task)
+
+
+def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
+    independent = task["randomness"] == "independent"
+    seeds = task_seeds(task["seed"], task["replicate"], task["fraction"],
+                       task["gains"][0] if independent else None)
+    target = task_automaton(task["task"], seeds["task_automaton"])
+    data = sample_sequences(task["L"], task["fraction"], np.random.default_rng(seeds["data"]))
+    gains = np.asarray(task["gains"], dtype=float)
+    train = replace(TrainConfig(**task["train"]), shuffle_seed=seeds["shuffle"])
+    result = train_ensemble(data, target.output(data.tokens), config=train,
+                            seeds=np.full(gains.size, seeds["init"]), gains=gains)
+    diverged = result.status == "diverged"
+
+    val_rng = np.random.default_rng(seeds["validation"])
+    val_loss = np.full((gains.size, len(task["val_lengths"])), np.nan)
+    val_acc = np.full_like(val_loss, np.nan)
+    for k, length in enumerate(task["val_lengths"]):
+        tokens = random_sequences(length, task["val_count"], val_rng)
+        val_loss[:, k], val_acc[:, k] = evaluate(result.params, tokens, target.output(tokens),
+                                                 nonlinearity=train.nonlinearity, loss=train.loss,
+                                                 readout=train.readout)
+    val_loss[diverged] = np.nan
+    val_acc[diverged] = np.nan
+
+    everything = all_sequences(task["L"])
+    hidden = hidden_states(result.params, everything, nonlinearity=train.nonlinearity)
+    outputs = readout_of(result.params, hidden, readout=train.readout)
+    automata = _measure_automata(hidden, outputs, everything, target, task["eps_factor"], diverged)
+    contraction = np.asarray(estimate_contraction(result.initial_params, nonlinearity=train.nonlinearity))
+    return {"status": result.status, "epochs": result.epochs, "train_loss": result.final_loss(),
+            "val_loss": val_loss, "val_accuracy": val_acc, **automata, "contraction": contraction,
+            "n_train": np.full(gains.size, len(data), dtype=np.int64),
+            "init_seed": np.full(gains.size, seeds["init"], dtype=np.int64),
+            "shuffle_seed": np.full(gains.size, seeds["shuffle"], dtype=np.int64)}
+
+
+def build_tasks(config: PhaseDiagramConfig) -> list[dict[str, Any]]:
+    """The sweep's tasks, largest fractions first (longest tasks start first).
+
+    ``'common'``: one task per (replicate, fraction), an ensemble of every gain;
+    ``'independent'``: one task per (replicate, gain, fraction), a single network.
+    """
+    base = compute_config(config)
+    for name in ("fractions", "seeds", "gains"):
+        base.pop(name)
+    order = np.argsort(config.fractions)[::-1]
+    groups = ([list(config.gains)] if config.randomness == "common" else [[g] for g in config.gains])
+    return [{**base, "gains": gains, "fraction": config.fractions[f], "replicate": r}
+            for r in range(config.seeds) for f in order for gains in groups]
+
+
+PER_MEMBER = ("status", "epochs", "train_loss", "val_loss", "val_accuracy", "n_states_raw",
+              "n_states_min", "finite", "equivalent", "eps", "contraction", "n_train", "init_seed", "shuffle_seed")
+
+
+def assemble(config: PhaseDiagramConfig, tasks: list[dict[str, Any]], results: list[dict[str, np.ndarray]],
+             seconds: np.ndarray, cpu_seconds: np.ndarray) -> dict[str, np.ndarray]:
+    """Stack per-task results into arrays ``[replicate, gain, fraction(, val length)]``.
+
+    ``task_seconds``/``task_cpu_seconds`` are per task, in the order of ``build_tasks``.
+    """
+    S, G, F = config.seeds, len(config.gains), len(config.fractions)
+    arrays: dict[str, np.ndarray] = {}
+    for task, result in zip(tasks, results):
+        r, f = task["replicate"], config.fractions.index(task["fraction"])
+        g = [config.gains.index(gain) for gain in task["gains"]]
+        for name in PER_MEMBER:
+            value = np.asarray(result[name])
+            if name not in arrays:
+                arrays[name] = np.empty((S, G, F) + value.shape[1:], dtype=value.dtype)
+            arrays[name][r, g, f] = value
+    arrays["task_seconds"] = np.asarray(seconds, dtype=float)
+    arrays["task_cpu_seconds"] = np.asarray(cpu_seconds, dtype=float)
+    arrays["gains"] = np.array(config.gains)
+    arrays["fractions"] = np.array(config.fractions)
+    arrays["val_lengths"] = np.array(config.val_lengths)
+    return arrays
+
+
+@dataclass(frozen=True)
+class Result:
+    """What ``run`` produced: arrays, their analysis, the metadata written, file paths."""
+
+    config: PhaseDiagramConfig
+    arrays: dict[str, np.ndarray]
+    analysis: Analysis
+    meta: dict[str, Any]
+    out_dir: Path
+    figures: list[Path]
+    reused: int
+    computed: int
+
+
+def default_out_dir(name: str) -> Path:
+    """``runs/merger_phase_diagram/NAME`` (the CLI uses the preset's name)."""
+    return Path("runs/merger_phase_diagram") / name
+
+
+def run(config: PhaseDiagramConfig, out_dir: str | Path | None = None, *, executor: str = "serial",
+        scheduler: Any = None, workers: int | None = None, progress: bool = False) -> Result:
+    """Run (or resume) the sweep into ``out_dir``, analyse it, write results and figures.
+
+    ``out_dir=None``: ``runs/merger_phase_diagram/<config key>``.
+    The output directory is checked before any work (``ValueError`` naming ``--out``). A
+    directory holding a different sweep (another compute configuration or toolkit
+    version) is refused by ``validation.sweep``; analysis-only fields may change freely.
+    """
+    out_dir = check_output_dir(default_out_dir(config_key(config)) if out_dir is None else out_dir, option="--out")
+    tasks = build_tasks(config)
+    started = time.perf_counter()
+    # config_key covers every compute field and the toolkit version: a directory written by
+    # another configuration or release is refused instead of being resumed.
+    sweep_config = {"experiment": EXPERIMENT, "config": compute_config(config), "key": config_key(config)}
+    outcome = run_sweep(run_task, tasks, out_dir, sweep_config=sweep_config, executor=executor,
+                        workers=workers, scheduler=scheduler, progress=progress, desc="ensembles")
+    arrays = assemble(config, tasks, outcome.results, outcome.seconds, outcome.cpu_seconds)
+    analysis = analyse(arrays, config)
+    automata = [task_automaton(config.task, task_seeds(config.seed, r, 1.0)["task_automaton"])
+                for r in range(config.seeds)]
+    extra = {"seeds": {"base_seed": config.seed, "replicates": config.seeds,
+                       "derivation": "validation.merger_phase_diagram.run.task_seeds"},
+             "task_automata": [{"transitions": dfa.transitions, "outputs": dfa.outputs, "start": dfa.start}
+                               for dfa in automata],
+             "run": {"executor": executor, "workers": workers, "tasks": len(tasks),
+                     "computed_this_run": len(outcome.computed), "reused": len(outcome.reused),
+                     "wall_seconds_this_run": time.perf_counter() - started,
+                     "task_seconds_total": float(np.sum(outcome.seconds)),
+                     "task_cpu_seconds_total": float(np.sum(outcome.cpu_seconds))}}
+    written = save(out_dir, arrays, config, analysis, extra)
+    # imported here: sweep workers import this module for run_task and need no matplotlib
+    from validation.merger_phase_diagram.figures import make_figures
+
+    figures = make_figures(arrays, analysis, config, out_dir)
+    return Result(config, arrays, analysis, written.meta, out_dir, figures,
+                  reused=len(outcome.reused), computed=len(outcome.computed))
+

@@ -1,0 +1,89 @@
+"""``python -m validation.modular_addition``: the command line of the modular-addition experiment.
+
+Options come from ``ExperimentConfig``'s fields (``validation.common.options``), the task,
+model and optimiser knobs from the embedded ``rnn.modular.ModularConfig`` (``--P``,
+``--train-frac``, ``--weight-decay``, ``--max-epochs``, ``--eval-every``, ``--seed``,
+``--data-seed``, ...). ``run`` checks the output directory before any work (one line,
+exit 2, nothing written); ``--replot`` validates the results it reads.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from interaction.artifacts import check_output_dir
+from interaction.checks import check_int
+from interaction.cliutil import ArgumentParser, run_cli
+from validation.common.options import add_config_options, config_from_args, replace_paths
+from validation.common.runtime import use_headless_matplotlib
+
+from validation.modular_addition.config import PRESET_HELP, PRESETS, ExperimentConfig, preset
+from validation.modular_addition.run import replot, run
+
+PROG = "python -m validation.modular_addition"
+DESCRIPTION = ("Grokking on modular addition: Nanda et al.'s progress measures and representation-merger "
+               "measurements (docs/experiments.md §4-§5). Trains, measures, writes results and figures.")
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS), help=PRESET_HELP)
+    knobs = p.add_argument_group("experiment (default: the chosen preset's value; shown: the default preset's)")
+    add_config_options(knobs, ExperimentConfig, defaults=PRESETS["default"])
+    knobs.add_argument("--no-early-stop", action="store_true",
+                       help="train to --max-epochs instead of stopping after test accuracy 0.99 plus a cleanup "
+                            "margin of 0.5x that epoch (same as --stop-test-acc none)")
+    execution = p.add_argument_group("execution")
+    execution.add_argument("--threads", type=int, default=1,
+                           help="torch CPU threads (0: torch's default). One thread per job is fastest on a shared "
+                                "or 2-core machine; oversubscribed OpenMP threads can be 10x slower")
+    execution.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                           help="where the transformer is trained (measurements run on the CPU)")
+    execution.add_argument("--save-checkpoints", action="store_true",
+                           help="also write every weight snapshot (float32) to checkpoints.npz")
+    execution.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    execution.add_argument("--replot", type=Path, default=None, metavar="DIR",
+                           help="only redraw the figures of a finished run in DIR from its results files, then exit")
+    execution.add_argument("--out", type=Path, default=None,
+                           help="output directory (default runs/modular_addition/<preset>_seed<seed>)")
+    return p
+
+
+def make_config(args: argparse.Namespace) -> ExperimentConfig:
+    """The preset with every option given on the command line replaced."""
+    config = config_from_args(args, preset(args.preset))
+    if args.no_early_stop:
+        config = replace_paths(config, {("train", "stop_test_acc"): None})
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    use_headless_matplotlib()
+    if args.replot is not None:
+        if not args.replot.is_dir():
+            raise ValueError(f"--replot {str(args.replot)!r} is not a run directory")
+        check_output_dir(args.replot, option="--replot")  # the figures are rewritten there
+        replot(args.replot)  # validates the results files: one line naming a bad one
+        return 0
+    threads = check_int("threads", args.threads, minimum=0) or None
+    config = make_config(args)
+    out = args.out or Path("runs") / "modular_addition" / f"{args.preset}_seed{config.seed}"
+    command = " ".join([PROG, *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    # run() checks that ``out`` can be written before it trains (one line, exit 2, nothing written)
+    result = run(config, out, progress=not args.no_progress, threads=threads, device=args.device, command=command,
+                 save_checkpoints=args.save_checkpoints)
+    s = result.summary
+    resumed = "" if result.resumed_from is None else f" (resumed from epoch {result.resumed_from})"
+    phases = s["phase_boundaries"]
+    print(f"{s['status']}: {s['message']}{resumed}; final test acc {s['final']['test_acc']:.4f}; "
+          f"key frequencies {list(map(int, s['key_frequencies']['used']))}; phases {phases['memorisation_end']}/"
+          f"{phases['cleanup_start']}/{phases['cleanup_end']}; wrote {out}")
+    return 0 if s["status"] != "diverged" else 1
+
+
+if __name__ == "__main__":
+    run_cli(main, PROG)
