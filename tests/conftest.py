@@ -1,6 +1,7 @@
 """Shared pytest configuration: hypothesis profiles (no deadlines; CI runs a fixed, derandomised profile)."""
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
@@ -14,3 +15,12 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+from validation.common.runtime import torch_threads  # noqa: E402
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (the CLIs' default --threads 1, so float sums match a subprocess run)."""
+    with torch_threads(1):
+        yield

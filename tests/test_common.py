@@ -117,5 +117,8 @@ def test_labelled_dataset_has_named_dims_and_config(tmp_path):
     assert ds["n"].dims == ("n_dim0",)
     assert json.loads(ds.attrs["config"]) == {"gains": [0.1, 0.2]}
     ds.to_netcdf(tmp_path / "r.nc", engine="scipy")
+    awkward = to_dataset(save_results(tmp_path / "b", "exp", {"final/W_hh": np.eye(2)}, {"config": {}}), {})
+    awkward.to_netcdf(tmp_path / "b.nc", engine="scipy")
+    np.testing.assert_array_equal(xr.open_dataset(tmp_path / "b.nc", engine="scipy")["final/W_hh"].values, np.eye(2))
     with pytest.raises(ValueError, match="'acc' has 2 axes"):
         to_dataset(res, {"acc": ("gain",)})

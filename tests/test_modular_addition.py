@@ -37,15 +37,6 @@ def finished(tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def one_thread():
-    """The thread count of the killed subprocess (the CLI's default --threads 1): same float sums."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def cli_error(argv, capsys) -> str:
     """Run the CLI, require exit 2 and one line on stderr; return that line."""
     with pytest.raises(SystemExit) as exc:

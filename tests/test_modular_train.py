@@ -9,14 +9,6 @@ from rnn.modular.train import ModularConfig, checkpoint_epochs, preset_config, t
 from rnn.modular.transformer import SITES, ModularTransformer, model_from_weights
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_data_split_matches_reference_sizes_and_masks():
     data = modular_addition_data(113, 0.3, 0)
     assert (data.n_train, data.n_test) == (3830, 8939)  # Nanda et al.: 3,830 train / 8,939 test

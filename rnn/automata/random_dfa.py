@@ -1,8 +1,8 @@
 """Random regular tasks: seeded random automata and their targets (van Rossem & Saxe 2025, §D.5).
 
 P25 trains on the outputs of random automata with at most ``k`` states (paper: 7 states,
-new-state probability 0.75; the authors' notebook calls its generator with 0.6 — spec
-§4.3). We default to the paper's 0.75. Construction (our reading of §D.5, stated here
+new-state probability 0.75; the authors' notebook calls its generator with 0.6 —
+docs/experiments.md §3). We default to the paper's 0.75. Construction (our reading of §D.5, stated here
 so it is reproducible): states are created breadth-first from the start state; for each
 state in creation order and each symbol in order, with probability ``p_new`` — and only
 while fewer than ``max_states`` exist — the transition goes to a newly created state,

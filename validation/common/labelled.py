@@ -6,7 +6,8 @@ for notebooks. Each experiment declares the dimension names of its arrays once
 Arrays not named in the mapping get dimensions ``<name>_dim0, …``, so nothing is dropped.
 
 xarray is an optional dependency (``pip install representation-mergers[xarray]``);
-netCDF export through ``Dataset.to_netcdf(path, engine="scipy")`` needs nothing more.
+netCDF export through ``Dataset.to_netcdf(path, engine="scipy")`` needs nothing more; that
+engine also keeps array names such as ``"final/W_hh"`` (the netCDF4 engine would refuse the ``/``).
 """
 from __future__ import annotations
 
@@ -55,3 +56,4 @@ def to_dataset(results: Results, dims: Mapping[str, Sequence[str]],
     ds = xr.Dataset(data_vars, coords={k: np.asarray(v) for k, v in (coords or {}).items()})
     ds.attrs = {key: _attr(value) for key, value in results.meta.items()}
     return ds
+

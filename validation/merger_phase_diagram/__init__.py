@@ -68,10 +68,11 @@ merger score and the fit of C), ``cli`` (the command line).
 """
 from validation.merger_phase_diagram.analysis import Analysis, analyse, summary
 from validation.merger_phase_diagram.config import PRESETS, PhaseDiagramConfig
+from validation.merger_phase_diagram.dataset import load_dataset
 from validation.merger_phase_diagram.results import load
 from validation.merger_phase_diagram.run import Result, run, task_seeds
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
-__all__ = ["DESCRIPTION", "PRESETS", "Analysis", "PhaseDiagramConfig", "Result", "analyse", "load", "run",
+__all__ = ["DESCRIPTION", "PRESETS", "Analysis", "PhaseDiagramConfig", "Result", "analyse", "load", "load_dataset", "run",
            "summary", "task_seeds"]

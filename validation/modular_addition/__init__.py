@@ -26,6 +26,7 @@ Modules: ``config`` (``ExperimentConfig`` embedding ``rnn.modular.ModularConfig`
 out), ``figures``, ``__main__`` (the command line).
 """
 from validation.modular_addition.config import EXPERIMENT, PRESETS, ExperimentConfig, preset
+from validation.modular_addition.dataset import load_dataset
 from validation.modular_addition.run import ModularRun, load, replot, run
 
-__all__ = ["EXPERIMENT", "PRESETS", "ExperimentConfig", "ModularRun", "load", "preset", "replot", "run"]
+__all__ = ["EXPERIMENT", "PRESETS", "ExperimentConfig", "ModularRun", "load", "load_dataset", "preset", "replot", "run"]

@@ -81,6 +81,7 @@ command line; ``--out`` is checked before any work: one line, exit 2, nothing wr
 """
 from validation.pair_dynamics.analysis import Measured, Observed, Predictions, observe, predict, summarise
 from validation.pair_dynamics.config import PAPER_TRAINING, PairDynamicsConfig
+from validation.pair_dynamics.dataset import load_dataset
 from validation.pair_dynamics.fits import RateFits, fit_all, fit_pair_rates
 from validation.pair_dynamics.measures import (a_high_trajectory, best_threshold, confusion, gain_from_hidden,
                                                mean_pairwise_distance, pair_taylor_ratio, roc_auc)
@@ -89,5 +90,5 @@ from validation.pair_dynamics.selection import candidate_pairs, select_pairs
 
 __all__ = ["EXPERIMENT", "PAPER_TRAINING", "Measured", "Observed", "PairDynamicsConfig", "PairDynamicsResult",
            "Predictions", "RateFits", "Stage", "a_high_trajectory", "best_threshold", "candidate_pairs", "confusion",
-           "fit_all", "fit_pair_rates", "gain_from_hidden", "load", "mean_pairwise_distance", "observe",
+           "fit_all", "fit_pair_rates", "gain_from_hidden", "load", "load_dataset", "mean_pairwise_distance", "observe",
            "pair_taylor_ratio", "predict", "roc_auc", "run", "select_pairs", "summarise"]

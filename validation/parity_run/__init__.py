@@ -42,6 +42,7 @@ torch's global RNG); the ``quick`` preset keeps snapshots and validation every 5
 epochs (the pooled std of ``eps`` is then taken over those snapshots).
 """
 from validation.parity_run.config import PRESETS, RunConfig
+from validation.parity_run.dataset import load_dataset
 from validation.parity_run.run import EXPERIMENT, RunResult, load, run, validation_sets
 
-__all__ = ["EXPERIMENT", "PRESETS", "RunConfig", "RunResult", "load", "run", "validation_sets"]
+__all__ = ["EXPERIMENT", "PRESETS", "RunConfig", "RunResult", "load", "load_dataset", "run", "validation_sets"]
