@@ -13,17 +13,17 @@ from rnn.parity.data import (
     random_sequences,
     sample_sequences,
 )
-from rnn.parity.ensemble import (
+from rnn.parity import (
     EnsembleResult,
     TrainConfig,
     evaluate,
     hidden_states,
     loss_and_gradients,
     paper_minibatches,
+    readout_of,
     stack_params,
     train_ensemble,
 )
-from rnn.parity.evaluation import readout_of
 
 TRAINED = ("W_ih", "b_ih", "W_hh", "b_hh", "W_hy", "b_hy")
 

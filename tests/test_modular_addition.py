@@ -186,9 +186,8 @@ def test_out_that_is_a_file_is_refused_before_training(capsys, tmp_path, no_trai
     assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal applies only where torch sees no GPU")
 def test_cuda_is_refused_without_a_gpu(capsys, tmp_path, no_training):
-    if torch.cuda.is_available():
-        pytest.skip("torch sees a GPU")
     err = cli_error([*TINY, "--device", "cuda", "--out", str(tmp_path / "run")], capsys)
     assert "cuda" in err and not (tmp_path / "run").exists()
 

@@ -17,7 +17,7 @@ from interaction.cliutil import run_cli
 from interaction.closed_form import a_high, will_merge
 from interaction.three_scalar import integrate_three_scalar
 from rnn.parity import elman
-from rnn.parity.ensemble import TrainConfig, train_ensemble
+from rnn.parity import TrainConfig, hidden_states, train_ensemble
 from rnn.measure.pairs import measure_pairs, plan_pairs
 from rnn.parity.data import all_sequences, parity
 from rnn.parity.snapshots import train_with_snapshots
@@ -44,7 +44,6 @@ def test_snapshot_trainer_reproduces_train_ensemble(protocol):
         np.testing.assert_allclose(run.snapshots[-1][key].numpy(), value[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(run.train_loss, ens.train_loss[0], rtol=1e-12)
     # hidden states at the tracked epochs agree with the ensemble's tracker
-    from rnn.parity.ensemble import hidden_states
     for j, snap in enumerate(run.snapshots):
         np.testing.assert_allclose(hidden_states(snap, data), ens.tracked_hidden[j, 0], atol=1e-12)
 

@@ -59,7 +59,7 @@ class ModularConfig:
     eval_every: int = help_field(100, help="checkpoint interval in epochs after the dense early phase")
     dense_until: int = help_field(500, help="epochs with log-spaced (dense) checkpoints at the start")
     stop_test_acc: float | None = help_field(0.99, help="test accuracy that starts the cleanup margin before "
-                                              "stopping ('none': train to the cap)")
+                                                        "stopping ('none': train to the cap)")
     cleanup_margin: float = help_field(0.5, help="after stop-test-acc is reached at epoch e, train margin·e more epochs")
     d_model: int = help_field(128, help="residual width")
     n_heads: int = help_field(4, help="attention heads")

@@ -6,21 +6,21 @@ prefix-shared forward/backward), ``ensemble`` (``TrainConfig`` and the training 
 ``prefix_trie`` and ``snapshots``.
 """
 from rnn.parity.data import (
-           PAD,
-           SequenceSet,
-           all_sequences,
-           parity,
-           random_sequences,
-           sample_sequences,
+    PAD,
+    SequenceSet,
+    all_sequences,
+    parity,
+    random_sequences,
+    sample_sequences,
 )
 from rnn.parity.elman import NONLINEARITIES, PARAM_NAMES, init_params
 from rnn.parity.ensemble import (
-           PROTOCOLS,
-           STATUSES,
-           EnsembleResult,
-           TrainConfig,
-           paper_minibatches,
-           train_ensemble,
+    PROTOCOLS,
+    STATUSES,
+    EnsembleResult,
+    TrainConfig,
+    paper_minibatches,
+    train_ensemble,
 )
 from rnn.parity.evaluation import evaluate, hidden_states, outputs, readout_of
 from rnn.parity.kernels import LOSSES, READOUTS, loss_and_gradients, stack_params

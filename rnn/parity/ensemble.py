@@ -10,7 +10,7 @@ The E members' weights are stacked along a leading axis; forward and backward (B
 are written by hand in ``rnn/parity/kernels.py`` (prefix-shared, batched matmuls), and
 the update is plain SGD ``θ ← θ − lr ∇θ L``. Evaluation of trained networks
 (``evaluate``, ``outputs``, ``hidden_states``) lives in ``rnn/parity/evaluation.py``;
-those names are re-exported here and by ``rnn.parity``.
+``rnn.parity`` exports all of them.
 
 Protocols
 ---------
@@ -63,13 +63,7 @@ from interaction.cliutil import help_field
 from interaction.checks import check_choice, check_int, check_interval, check_positive
 from rnn.parity import elman
 from rnn.parity.data import SequenceSet, all_sequences
-from rnn.parity.evaluation import (
-    _evaluate_sets,
-    _evaluation_tensors,
-    evaluate,
-    hidden_states,
-    outputs,
-)
+from rnn.parity.evaluation import _evaluate_sets, _evaluation_tensors
 from rnn.parity.kernels import (
     LOSSES,
     READOUTS,
@@ -81,27 +75,11 @@ from rnn.parity.kernels import (
     _sgd_update,
     _track,
     _Workspace,
-    loss_and_gradients,
     stack_params,
 )
 from rnn.parity.prefix_trie import trie_of_valid
 
-# evaluate, hidden_states, outputs, loss_and_gradients, stack_params: re-exported (their old home)
-__all__ = [
-    "DTYPES",
-    "LOSSES",
-    "PROTOCOLS",
-    "STATUSES",
-    "EnsembleResult",
-    "TrainConfig",
-    "evaluate",
-    "hidden_states",
-    "loss_and_gradients",
-    "outputs",
-    "paper_minibatches",
-    "stack_params",
-    "train_ensemble",
-]
+__all__ = ["DTYPES", "PROTOCOLS", "STATUSES", "EnsembleResult", "TrainConfig", "paper_minibatches", "train_ensemble"]
 
 PROTOCOLS = ("paper", "full_batch")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -122,17 +100,17 @@ class TrainConfig:
     lr: float = help_field(0.02, help="SGD learning rate (> 0)")
     batch_size: int = help_field(128, help="minibatch size (>= 1; batches never mix lengths)")
     protocol: str = help_field("paper", help="minibatch order: paper (per length, ascending) or full_batch",
-                          choices=PROTOCOLS)
+                               choices=PROTOCOLS)
     max_epochs: int = help_field(1000, help="epoch cap (>= 0); a member that reaches it is recorded as 'capped'")
     loss_threshold: float | None = help_field(None, help="a member stops ('converged') once its training loss is "
-                                               "below this (> 0; none: never)")
+                                                         "below this (> 0; none: never)")
     stall_window: int | None = help_field(None, help="a member stops ('stalled') when its training loss has not fallen "
-                                           "by the relative stall tolerance within this many epochs "
-                                           "(>= 1; none: never)")
+                                                     "by the relative stall tolerance within this many epochs "
+                                                     "(>= 1; none: never)")
     stall_tolerance: float = help_field(0.01, help="relative loss decrease that counts as progress for the stall rule "
-                                         "(in (0, 1))")
+                                                   "(in (0, 1))")
     readout: str = help_field("linear", help="readout: linear (W_hy h + b_hy) or discontinuity "
-                                   "(W_hy (h + 1[h > 0]) + b_hy, P25 §D.9)", choices=READOUTS)
+                                             "(W_hy (h + 1[h > 0]) + b_hy, P25 §D.9)", choices=READOUTS)
     h0: str = help_field("ones", help="fixed initial hidden state", choices=elman.H0_MODES)
     dtype: str = help_field("float32", help="training precision", choices=tuple(DTYPES))
     shuffle_seed: int = help_field(0, help="seed (>= 0) of the minibatch order")

@@ -46,13 +46,6 @@ TRAIN_HELP = {
 }
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults except ``None`` (config options state the preset's value themselves)."""
-
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 def _leaves(config) -> dict[str, object]:
     """Leaf field name -> value, embedded configs flattened (option names are flat)."""
     out = {}
@@ -79,7 +72,7 @@ def _help_texts() -> dict[str, str]:
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog=PROG, description=DESCRIPTION, formatter_class=_HelpFormatter,
+    parser = ArgumentParser(prog=PROG, description=DESCRIPTION,
                             epilog="Presets set every default; explicit options override them. "
                                    "Rerunning the same command resumes an interrupted run.")
     parser.add_argument("--preset", choices=tuple(PRESETS), default="quick",
