@@ -1,4 +1,6 @@
 """The batched, prefix-shared ensemble trainer against plain single-network torch autograd."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -342,3 +344,66 @@ def test_discontinuity_readout_is_used_in_training_and_evaluation():
         1, 1 + len(data), 2)
     with pytest.raises(ValueError, match="readout"):
         TrainConfig(readout="step")
+
+
+# ----------------------------------------------------------------------------- one data set per member
+
+@pytest.mark.parametrize("protocol, loss, nonlinearity, readout", [
+    ("paper", "ce", "relu", "linear"), ("paper", "mse", "tanh", "discontinuity"), ("full_batch", "ce", "relu", "linear")])
+def test_members_with_their_own_data_equal_networks_trained_alone(protocol, loss, nonlinearity, readout):
+    """Packed members (own data set, own minibatch order) against each member trained alone (float64).
+
+    The fractions differ a lot, so members have different numbers of minibatches per length
+    (a member whose batches are used up takes a zero-weight step) and stop at different epochs.
+    """
+    rng = np.random.default_rng(3)
+    fractions = (0.15, 0.5, 1.0, 0.3)
+    data = [sample_sequences(6, p, rng) for p in fractions]
+    targets = [parity(d.tokens) for d in data]
+    config = TrainConfig(hidden=12, loss=loss, nonlinearity=nonlinearity, readout=readout, protocol=protocol,
+                         batch_size=8, lr=0.05, max_epochs=25, dtype="float64")
+    seeds, gains, orders = [0, 1, 2, 3], [0.6, 1.0, 0.8, 1.2], [5, 6, 7, 8]
+    packed = train_ensemble(data, targets, config=config, seeds=seeds, gains=gains, shuffle_seeds=orders,
+                            track_epochs=[0, 10])
+    for e in range(4):
+        alone = train_ensemble(data[e], targets[e], config=replace(config, shuffle_seed=orders[e]),
+                               seeds=[seeds[e]], gains=[gains[e]], track_epochs=[0, 10])
+        assert packed.status[e] == alone.status[0] and packed.epochs[e] == alone.epochs[0]
+        np.testing.assert_allclose(packed.train_loss[e], alone.train_loss[0], rtol=1e-10, atol=1e-13)
+        for k in TRAINED:
+            np.testing.assert_allclose(packed.params[k][e], alone.params[k][0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(packed.tracked_hidden[:, e], alone.tracked_hidden[:, 0], rtol=1e-9, atol=1e-12)
+
+
+def test_packed_members_stop_independently():
+    """A diverging and a converging member with their own data: each gets its own status, the others go on."""
+    rng = np.random.default_rng(0)
+    data = [sample_sequences(5, 1.0, rng), sample_sequences(5, 0.5, rng), sample_sequences(5, 0.8, rng)]
+    targets = [parity(d.tokens) for d in data]
+    config = TrainConfig(hidden=32, loss="ce", batch_size=16, max_epochs=3000, loss_threshold=1e-2,
+                         dtype="float64")
+    packed = train_ensemble(data, targets, config=config, seeds=[0, 1, 2], gains=[1.0, 1.0, 1.0],
+                            lrs=[0.1, 1e4, 0.1], shuffle_seeds=[1, 2, 3])
+    assert list(packed.status) == ["converged", "diverged", "converged"]
+    alone = train_ensemble(data[2], targets[2], config=replace(config, shuffle_seed=3), seeds=[2], gains=[1.0],
+                           lrs=[0.1])
+    assert alone.epochs[0] == packed.epochs[2]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(data="shared", shuffle_seeds=[1, 2]), "shuffle_seeds needs one data set per member"),
+    (dict(data="one", shuffle_seeds=None), "list of 2 SequenceSets"),
+    (dict(data="list", shuffle_seeds=[1]), "shuffle_seeds must have one entry per member"),
+    (dict(data="list", shuffle_seeds=[1, -1]), "shuffle_seeds"),
+    (dict(data="bad_token", shuffle_seeds=None), r"tokens of data\[1\]"),
+])
+def test_per_member_data_bad_input_names_the_argument(kwargs, match):
+    d = all_sequences(3)
+    t = parity(d.tokens)
+    bad = SequenceSet(d.tokens.copy(), d.lengths)
+    bad.tokens[0, 0] = 5
+    data = {"shared": d, "one": [d], "list": [d, d], "bad_token": [d, bad]}[kwargs["data"]]
+    targets = t if kwargs["data"] == "shared" else [t] * len(data)
+    with pytest.raises(ValueError, match=match):
+        train_ensemble(data, targets, config=TrainConfig(hidden=4, max_epochs=1), seeds=[0, 1], gains=[1.0, 1.0],
+                       shuffle_seeds=kwargs["shuffle_seeds"])

@@ -28,8 +28,8 @@ from validation.merger_phase_diagram.figures import status_text
 from validation.merger_phase_diagram.run import build_tasks, run_task
 from validation.sweep import TASK_DIR
 
-# A tiny grid: 2 gains x 4 fractions; with the default independent randomness 8 tasks of one
-# network each. Networks run to the epoch cap (threshold far below reach) so that every task
+# A tiny grid: 2 gains x 4 fractions: 4 tasks (one per fraction), each an ensemble of 2
+# networks; with the default independent randomness each network its own cell. Networks run to the epoch cap (threshold far below reach) so that every task
 # takes a measurable time.
 TINY = ["--gains", "0.3,0.9", "--fractions", "0.4,0.6,0.8,1.0", "--L", "4", "--hidden", "8",
         "--max-epochs", "150", "--loss-threshold", "1e-12", "--val-lengths", "12,20", "--val-count", "8",
@@ -83,11 +83,22 @@ def test_results_file_carries_grid_metrics_config_and_provenance(reference):
     meta = json.loads((reference / "results.json").read_text())
     assert meta["config"]["gains"] == [0.3, 0.9] and meta["config"]["seed"] == 3
     assert "torch" in meta["provenance"]["dependencies"]
-    assert meta["run"]["computed_this_run"] == 8
+    assert meta["run"]["computed_this_run"] == 4
     assert meta["summary"]["status_counts"] == {"capped": 8}
     assert meta["summary"]["fit"]["status"] in ("fitted", "upper_bound", "lower_bound")
     for stem in ("phase_diagram", "accuracy_map", "states_map"):
         assert (reference / f"{stem}.png").stat().st_size > 0 and (reference / f"{stem}.pdf").exists()
+
+
+def test_packed_independent_cells_equal_cells_trained_one_by_one():
+    """A task packs a column's cells into one ensemble; each cell is what it would be trained alone."""
+    packed = run_task(build_tasks(_config(["--max-epochs", "60"]))[0])
+    for i, gain in enumerate(("0.3", "0.9")):
+        alone = run_task(build_tasks(_config(["--max-epochs", "60", "--gains", gain]))[0])
+        for name in ("status", "epochs", "init_seed", "shuffle_seed", "n_train"):
+            np.testing.assert_array_equal(packed[name][i], alone[name][0], err_msg=name)
+        for name in ("train_loss", "val_loss", "contraction"):
+            np.testing.assert_allclose(packed[name][i], alone[name][0], rtol=1e-4, err_msg=name)
 
 
 def test_common_random_numbers_share_weights_data_and_validation(reference, tmp_path):
@@ -105,7 +116,7 @@ def test_common_random_numbers_share_weights_data_and_validation(reference, tmp_
 def test_status_counts_are_printed_and_shown_in_the_figure(reference, tmp_path, capsys):
     assert main([*TINY, "--out", str(reference), "--executor", "serial", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "statuses {'capped': 8}" in out and "8 of 8 tasks reused" in out
+    assert "statuses {'capped': 8}" in out and "4 of 4 tasks reused" in out
     assert status_text(_arrays(reference)["status"]) == "8 capped"
     assert status_text(np.array(["converged", "stalled", "converged", "diverged"])) == (
         "2 converged, 1 diverged, 1 stalled")
@@ -138,15 +149,15 @@ def test_killed_run_resumes_without_recomputing_and_matches_uninterrupted(refere
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / TASK_DIR).glob("*.npz")}
-    assert 1 <= len(finished) < 8, "the kill must land mid-sweep"
+    assert 1 <= len(finished) < 4, "the kill must land mid-sweep"
     assert not (out / "results.npz").exists()
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{len(finished)} of 8 tasks reused, {8 - len(finished)} computed" in rerun.stdout
+    assert f"{len(finished)} of 4 tasks reused, {4 - len(finished)} computed" in rerun.stdout
     assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished} == finished
     meta = json.loads((out / "results.json").read_text())
-    assert meta["run"]["computed_this_run"] == 8 - len(finished)
+    assert meta["run"]["computed_this_run"] == 4 - len(finished)
     _assert_same_results(reference, out)
 
 
@@ -190,7 +201,7 @@ def test_changed_config_in_same_out_dir_is_refused_but_analysis_knobs_are_not(re
     except SystemExit as stop:
         run_cli_status = stop.code
     assert run_cli_status == 0
-    assert "8 of 8 tasks reused, 0 computed" in capsys.readouterr().out
+    assert "4 of 4 tasks reused, 0 computed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad, word", [
@@ -292,7 +303,7 @@ def test_run_task_restores_the_callers_thread_count():
         task = build_tasks(_config(["--max-epochs", "2"]))[0]
         result = run_task(task)
         assert torch.get_num_threads() == 2
-        assert result["status"].shape == (len(task["gains"]),) == (1,)
+        assert result["status"].shape == (len(task["gains"]),) == (2,)
     finally:
         torch.set_num_threads(before)
 

@@ -78,6 +78,7 @@ from rnn.parity.kernels import (
     stack_params,
 )
 from rnn.parity.prefix_trie import trie_of_valid
+from rnn.parity.ragged import RaggedPlan, ragged_backward, ragged_forward, ragged_loss, ragged_plan
 
 __all__ = ["DTYPES", "PROTOCOLS", "STATUSES", "EnsembleResult", "TrainConfig", "paper_minibatches", "train_ensemble"]
 
@@ -283,21 +284,155 @@ def _validate_members(seeds: Sequence[int], gains: Sequence[float], lrs: Sequenc
     return seeds.astype(np.int64), gains, lrs
 
 
-def _validate_data(data: SequenceSet, targets: np.ndarray, config: TrainConfig) -> np.ndarray:
+def _validate_data(data: SequenceSet, targets: np.ndarray, config: TrainConfig, name: str = "data") -> np.ndarray:
     if not isinstance(data, SequenceSet) or len(data) == 0:
-        raise ValueError("data must be a non-empty SequenceSet")
+        raise ValueError(f"{name} must be a non-empty SequenceSet")
     if data.lengths.min() < 1:
-        raise ValueError("data must not contain empty sequences (lengths must be >= 1)")
+        raise ValueError(f"{name} must not contain empty sequences (lengths must be >= 1)")
     targets = np.asarray(targets)
     if targets.shape != (len(data),) or not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError(f"targets must be {len(data)} integer class indices (got {targets.dtype} {targets.shape})")
+        raise ValueError(f"targets of {name} must be {len(data)} integer class indices "
+                         f"(got {targets.dtype} {targets.shape})")
     if targets.min() < 0 or targets.max() >= config.n_out:
-        raise ValueError(f"targets must lie in [0, {config.n_out - 1}]")
+        raise ValueError(f"targets of {name} must lie in [0, {config.n_out - 1}]")
+    valid = np.arange(data.tokens.shape[1])[None, :] < data.lengths[:, None]
+    if np.any(valid & ((data.tokens < 0) | (data.tokens >= config.n_in))):
+        raise ValueError(f"tokens of {name} must lie in [0, {config.n_in - 1}]")
     return targets.astype(np.int64)
 
 
-def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfig = TrainConfig(),
+class _SharedData:
+    """One training set and one minibatch order for every member (prefix tries shared by all)."""
+
+    def __init__(self, data: SequenceSet, targets: np.ndarray, config: TrainConfig, workspace: _Workspace):
+        self.config, self.workspace = config, workspace
+        self.lengths, self.targets = data.lengths, targets
+        self.tokens = data.tokens.astype(np.int64)
+        self.full_plan = _plan_for(data, config.n_in)
+        self.full_targets = torch.from_numpy(targets[self.full_plan.order])
+        self.groups = _length_groups(data.lengths)
+        self.rng = np.random.default_rng(config.shuffle_seed)
+
+    def full_pass(self, params, want_grad: bool):
+        """Loss and accuracy on the whole training set per member, and the gradients if asked."""
+        c = self.config
+        states, h_final, loss, acc, dy = _loss_on(params, self.full_plan, self.full_targets, c.loss, _relu(c),
+                                                  self.workspace, want_grad=want_grad, jump=_jump(c))
+        grads = (_gradients(params, self.full_plan, states, h_final, dy, _relu(c), self.workspace, _jump(c))
+                 if want_grad else None)
+        return loss.numpy().astype(float), acc.numpy().astype(float), grads
+
+    def epoch_gradients(self, params):
+        """The gradients of one epoch's minibatches, in order (``paper_minibatches``)."""
+        c = self.config
+        for batch in _shuffled_batches(self.groups, c.batch_size, self.rng):
+            plan = _plan(trie_of_valid(self.tokens[batch], self.lengths[batch], c.n_in), c.n_in)
+            batch_targets = torch.from_numpy(self.targets[batch][plan.order])
+            states, h_final, _, _, dy = _loss_on(params, plan, batch_targets, c.loss, _relu(c), self.workspace,
+                                                 want_grad=True, want_accuracy=False, jump=_jump(c))
+            yield _gradients(params, plan, states, h_final, dy, _relu(c), self.workspace, _jump(c))
+
+    def keep(self, kept: np.ndarray) -> None:
+        """Members ``kept`` (a boolean mask over the running ones) go on; nothing to do here."""
+
+
+class _PerMemberData:
+    """Each member its own training set and minibatch order (``rnn/parity/ragged.py``).
+
+    Member e draws its epochs from ``default_rng(shuffle_seeds[e])`` exactly as a network
+    trained alone on ``data[e]`` with that seed does. Within an epoch the steps of one
+    length are aligned across members; a member whose batches of that length are used up
+    takes a step with zero weight, which plain SGD turns into no update at all.
+    """
+
+    def __init__(self, data: Sequence[SequenceSet], targets: Sequence[np.ndarray], config: TrainConfig,
+                 shuffle_seeds: np.ndarray):
+        self.config = config
+        self.tokens = [d.tokens.astype(np.int64) for d in data]
+        self.lengths = [d.lengths.astype(np.int64) for d in data]
+        self.targets = list(targets)
+        self.groups = [_length_groups(d.lengths) for d in data]
+        self.rngs = [np.random.default_rng(int(s)) for s in shuffle_seeds]
+        self.running = np.arange(len(data))
+        self._full: RaggedPlan | None = None
+
+    def _plan(self, pick) -> RaggedPlan:
+        members = self.running
+        return ragged_plan([pick(self.tokens[e], e) for e in members], [pick(self.lengths[e], e) for e in members],
+                           [pick(self.targets[e], e) for e in members], self.config.n_in, self.config.torch_dtype)
+
+    def _pass(self, params, plan: RaggedPlan, want_grad: bool):
+        c = self.config
+        states = params["W_hh"].new_empty(plan.n_members, plan.n_nodes, c.hidden)
+        ragged_forward(params, plan, _relu(c), states)
+        h_final, loss, acc, dy = ragged_loss(params, plan, states, c.loss, want_grad, _jump(c))
+        grads = ragged_backward(params, plan, states, h_final, dy, _relu(c), _jump(c)) if want_grad else None
+        return loss, acc, grads
+
+    def full_pass(self, params, want_grad: bool):
+        if self._full is None:
+            self._full = self._plan(lambda array, e: array)
+        loss, acc, grads = self._pass(params, self._full, want_grad)
+        return loss.numpy().astype(float), acc.numpy().astype(float), grads
+
+    def epoch_gradients(self, params):
+        c = self.config
+        steps: dict[int, list[dict[int, np.ndarray]]] = {}  # length -> step -> {member: batch}
+        for e in self.running:
+            count: dict[int, int] = {}
+            for batch in _shuffled_batches(self.groups[e], c.batch_size, self.rngs[e]):
+                length = int(self.lengths[e][batch[0]])
+                j = count[length] = count.get(length, -1) + 1
+                per_length = steps.setdefault(length, [])
+                if j == len(per_length):
+                    per_length.append({})
+                per_length[j][e] = batch
+        empty = np.zeros(0, dtype=np.int64)
+        for length in sorted(steps):
+            for step in steps[length]:
+                plan = self._plan(lambda array, e: array[step.get(e, empty)])
+                yield self._pass(params, plan, want_grad=True)[2]
+
+    def keep(self, kept: np.ndarray) -> None:
+        self.running = self.running[kept]
+        self._full = None
+
+
+def _relu(config: TrainConfig) -> bool:
+    return config.nonlinearity == "relu"
+
+
+def _jump(config: TrainConfig) -> bool:
+    return config.readout == "discontinuity"
+
+
+def _training_data(data, targets, config: TrainConfig, n_members: int, shuffle_seeds, workspace: _Workspace):
+    """The data layout of ``train_ensemble``: one shared set, or one set per member."""
+    if isinstance(data, SequenceSet):
+        if shuffle_seeds is not None:
+            raise ValueError("shuffle_seeds needs one data set per member (pass data as a list); with one "
+                             "shared data set every member uses config.shuffle_seed")
+        return _SharedData(data, _validate_data(data, targets, config), config, workspace), data.max_length
+    data = list(data) if isinstance(data, Sequence) else None
+    if data is None or len(data) != n_members:
+        raise ValueError(f"data must be a SequenceSet or a list of {n_members} SequenceSets (one per member)")
+    if not isinstance(targets, Sequence) or len(targets) != n_members:
+        raise ValueError(f"targets must be a list of {n_members} arrays when data is one set per member")
+    checked = [_validate_data(d, t, config, name=f"data[{e}]") for e, (d, t) in enumerate(zip(data, targets))]
+    if shuffle_seeds is None:
+        shuffle_seeds = np.full(n_members, config.shuffle_seed)
+    shuffle_seeds = np.atleast_1d(np.asarray(shuffle_seeds))
+    if shuffle_seeds.shape != (n_members,):
+        raise ValueError(f"shuffle_seeds must have one entry per member ({n_members}) (got shape {shuffle_seeds.shape})")
+    for s in shuffle_seeds:
+        check_int("shuffle_seeds", s, minimum=0)
+    return _PerMemberData(data, checked, config, shuffle_seeds), max(d.max_length for d in data)
+
+
+def train_ensemble(data: SequenceSet | Sequence[SequenceSet], targets: np.ndarray | Sequence[np.ndarray], *,
+                   config: TrainConfig = TrainConfig(),
                    seeds: Sequence[int], gains: Sequence[float], lrs: Sequence[float] | None = None,
+                   shuffle_seeds: Sequence[int] | None = None,
                    track_epochs: Sequence[int] = (), track_data: SequenceSet | None = None,
                    validation: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                    validation_epochs: Sequence[int] | None = None,
@@ -306,13 +441,17 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
 
     Parameters
     ----------
-    data, targets : training sequences and their class indices (parity: ``parity_data.parity``).
+    data, targets : training sequences and their class indices (parity: ``rnn.parity.parity``): one
+        set shared by every member, or a list with one set (and one target array) per member.
     config : shared settings; ``config.protocol`` selects the minibatch order (module docstring).
     seeds, gains : per member, passed to ``elman.init_params``.
     lrs : optional per-member learning rates (default ``config.lr`` for all).
+    shuffle_seeds : with one data set per member, each member's minibatch-order seed (default
+        ``config.shuffle_seed`` for all): member e is then the network trained alone on ``data[e]``
+        with ``shuffle_seed=shuffle_seeds[e]`` (``rnn/parity/ragged.py``; equal up to rounding).
     track_epochs : epochs k in ``[0, max_epochs]`` at whose start (after k epochs of updates)
         the states of ``h_0`` and of every ``track_data`` sequence are stored.
-    track_data : sequences to track (default: all sequences of length 1..L, L = ``data.max_length``).
+    track_data : sequences to track (default: all sequences of length 1..L, L the longest training length).
     track_params : also store every parameter at the tracked epochs (``tracked_params``), for
         measurements that need the network itself along training (Jacobian-vector products).
     validation : named validation sets ``{name: (tokens (B, T), targets (B,))}`` of equal-length
@@ -323,12 +462,14 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
     if not isinstance(config, TrainConfig):
         raise ValueError("config must be a TrainConfig")
     seeds, gains, lrs_np = _validate_members(seeds, gains, lrs, config.lr)
-    targets = _validate_data(data, targets, config)
+    dtype = config.torch_dtype
+    workspace = _Workspace(dtype)
+    training, max_length = _training_data(data, targets, config, seeds.shape[0], shuffle_seeds, workspace)
     track_epochs = np.unique(np.asarray(track_epochs, dtype=np.int64))
     if track_epochs.size and (track_epochs.min() < 0 or track_epochs.max() > config.max_epochs):
         raise ValueError(f"track_epochs must lie in [0, max_epochs={config.max_epochs}]")
     if track_data is None:
-        track_data = all_sequences(data.max_length)
+        track_data = all_sequences(max_length)
     validation = {} if validation is None else dict(validation)
     val_sets = {name: _evaluation_tensors(tok, tgt, config.n_in, config.n_out, name=f"validation[{name!r}]")
                 for name, (tok, tgt) in validation.items()}
@@ -338,7 +479,7 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
         val_epochs = val_epochs[:0]
     if val_epochs.size and (val_epochs.min() < 0 or val_epochs.max() > config.max_epochs):
         raise ValueError(f"validation_epochs must lie in [0, max_epochs={config.max_epochs}]")
-    dtype, relu = config.torch_dtype, config.nonlinearity == "relu"
+    relu, jump = _relu(config), _jump(config)
     n_members, started = seeds.shape[0], time.perf_counter()
 
     members = [elman.init_params(hidden=config.hidden, n_in=config.n_in, n_out=config.n_out,
@@ -348,10 +489,7 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
     initial = {k: v.numpy().copy() for k, v in params.items()}
     final = {k: np.empty_like(v) for k, v in initial.items()}
     neg_lrs = -torch.as_tensor(lrs_np, dtype=dtype)
-    workspace = _Workspace(dtype)
 
-    full_plan = _plan_for(data, config.n_in)
-    full_targets = torch.from_numpy(targets[full_plan.order])
     track_plan = _plan_for(track_data, config.n_in) if track_epochs.size else None
     tracked = np.full((track_epochs.size, n_members, 1 + len(track_data), config.hidden), np.nan,
                       dtype=initial["W_hh"].dtype)
@@ -362,16 +500,12 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
     val_row = {int(k): i for i, k in enumerate(val_epochs)}
     val_loss = {name: np.full((n_members, val_epochs.size), np.nan) for name in val_sets}
     val_acc = {name: np.full((n_members, val_epochs.size), np.nan) for name in val_sets}
-    groups = _length_groups(data.lengths)
-    tokens_i64 = data.tokens.astype(np.int64)
 
     history = _History(n_members, config.max_epochs + 1)
     status = np.full(n_members, "capped", dtype="<U9")
     epochs = np.zeros(n_members, dtype=np.int64)
     alive = np.arange(n_members)
-    rng = np.random.default_rng(config.shuffle_seed)
     full_batch = config.protocol == "full_batch"
-    jump = config.readout == "discontinuity"
     stall = _StallRule(n_members, config.stall_window, config.stall_tolerance)
 
     from tqdm.auto import tqdm
@@ -379,9 +513,7 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
     with torch.no_grad():
         for epoch in range(config.max_epochs + 1):
             # trackers run at the start of the epoch, before its updates (as in the reference)
-            states, h_final, loss_t, acc_t, dy = _loss_on(params, full_plan, full_targets, config.loss,
-                                                          relu, workspace, want_grad=full_batch, jump=jump)
-            loss, acc = loss_t.numpy().astype(float), acc_t.numpy().astype(float)
+            loss, acc, full_grads = training.full_pass(params, want_grad=full_batch)
             history.record(epoch, alive, loss, acc)
             if epoch in val_row:
                 for name, (value, accuracy) in zip(val_sets, _evaluate_sets(params, list(val_sets.values()),
@@ -394,9 +526,6 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
                 if tracked_params is not None:
                     for k, v in params.items():
                         tracked_params[k][track_row[epoch], alive] = v.numpy()
-                if full_batch:  # the tracking pass reused the state buffer
-                    states, h_final, _, _, dy = _loss_on(params, full_plan, full_targets, config.loss,
-                                                         relu, workspace, want_grad=True, jump=jump)
 
             diverged = ~np.isfinite(loss)
             converged = (loss < config.loss_threshold if config.loss_threshold is not None
@@ -418,21 +547,15 @@ def train_ensemble(data: SequenceSet, targets: np.ndarray, *, config: TrainConfi
                 params = {k: v.index_select(0, keep) for k, v in params.items()}
                 neg_lrs = neg_lrs.index_select(0, keep)
                 stall.keep(~stop)
-                if full_batch:  # recompute the (cheap) forward for the remaining members
-                    states, h_final, _, _, dy = _loss_on(params, full_plan, full_targets, config.loss,
-                                                         relu, workspace, want_grad=True, jump=jump)
+                training.keep(~stop)
+                if full_grads is not None:
+                    full_grads = {k: v.index_select(0, keep) for k, v in full_grads.items()}
 
             if full_batch:
-                _sgd_update(params, _gradients(params, full_plan, states, h_final, dy, relu, workspace, jump),
-                            neg_lrs)
+                _sgd_update(params, full_grads, neg_lrs)
             else:
-                for batch in _shuffled_batches(groups, config.batch_size, rng):
-                    plan = _plan(trie_of_valid(tokens_i64[batch], data.lengths[batch], config.n_in), config.n_in)
-                    batch_targets = torch.from_numpy(targets[batch][plan.order])
-                    states, h_final, _, _, dy = _loss_on(params, plan, batch_targets, config.loss, relu,
-                                                         workspace, want_grad=True, want_accuracy=False, jump=jump)
-                    _sgd_update(params, _gradients(params, plan, states, h_final, dy, relu, workspace, jump),
-                                neg_lrs)
+                for grads in training.epoch_gradients(params):
+                    _sgd_update(params, grads, neg_lrs)
             bar.update(1)
             if progress and epoch % 10 == 0:
                 bar.set_postfix(alive=int(alive.size), loss=f"{np.nanmin(loss):.2e}")

@@ -26,6 +26,9 @@ TASKS = ("parity", "random-dfa")
 RANDOMNESS = ("independent", "common")
 FIT_CELLS = ("all", "converged")
 DTYPES = ("float32", "float64")
+#: measured pairs per network: 600 cost ~0.35 s per P = 100, L = 10 network (one core; 0.25–0.5 s over
+#: the paper grid's fractions), so the 400 networks of the paper grid take about 70 s on 2 cores.
+MEASURED_PAIRS = 600
 # TrainConfig fields the experiment sets itself (per task, or fixed by P25's protocol): no option.
 TRAIN_FIXED = ("protocol", "h0", "shuffle_seed", "n_in", "n_out")
 
@@ -79,10 +82,10 @@ class PhaseDiagramConfig:
     L: int = help_field(10, help="longest training sequence length (2..16)")
     randomness: str = help_field("independent", choices=RANDOMNESS,
                                  help="independent: every (replicate, gain, fraction) cell draws its own weights, "
-                                      "data and validation set, as P25's reference code does (one network per "
-                                      "task); common: correlated 'common random numbers', one ensemble per "
-                                      "(replicate, fraction) with every gain the same matrices scaled, one data "
-                                      "draw per fraction column and one validation set per replicate")
+                                      "data, minibatch order and validation set, as P25's reference code does; "
+                                      "common: correlated 'common random numbers', every gain the same matrices "
+                                      "scaled, one data draw and minibatch order per fraction column and one "
+                                      "validation set per replicate")
     train: TrainConfig = PAPER_TRAINING
     eps_factor: float = help_field(0.1, help="automaton merge distance eps = factor * ||std|| of the final "
                                              "hidden states (> 0)")
@@ -90,12 +93,16 @@ class PhaseDiagramConfig:
                                               help="lengths (>= 1) of the validation sequences, e.g. '100,1000' "
                                                    "(the last one decides generalisation)")
     val_count: int = help_field(30, help="random validation sequences per length (>= 1)")
+    measured_pairs: int = help_field(MEASURED_PAIRS, help="prefix pairs (>= 0) measured per network at "
+                                                          "initialisation on its own training set for the measured "
+                                                          "overlay (measured.py; 0: none)")
     generalise_accuracy: float = help_field(0.95, help="a network generalises if its accuracy at the longest "
                                                        "validation length is at least this (in [0, 1])")
-    bootstrap: int = help_field(1000, help="bootstrap resamples (>= 0) for the spread of log C")
+    bootstrap: int = help_field(1000, help="bootstrap resamples (>= 0) for the spread of log C, of log kappa "
+                                           "and of the agreements")
     fit_cells: str = help_field("all", choices=FIT_CELLS,
-                                help="networks used to fit C: all, or only those that converged (the theory "
-                                     "describes trained networks; capped ones may not have finished learning)")
+                                help="networks used to fit C and kappa: all, or only those that converged (the "
+                                     "theory describes trained networks; capped ones may not have finished learning)")
 
     def __post_init__(self) -> None:
         for name in ("gains", "fractions", "val_lengths"):
@@ -127,6 +134,7 @@ class PhaseDiagramConfig:
         check_interval("generalise_accuracy", self.generalise_accuracy, 0.0, 1.0)
         check_int("bootstrap", self.bootstrap, minimum=0)
         check_choice("fit_cells", self.fit_cells, FIT_CELLS)
+        check_int("measured_pairs", self.measured_pairs, minimum=0)
 
     def with_analysis(self, **values: Any) -> PhaseDiagramConfig:
         """A copy with analysis-only fields replaced (anything else is refused)."""

@@ -1,10 +1,13 @@
-"""Compute the phase diagram: one sweep task per (fraction, replicate), resumable (``validation/sweep.py``).
+"""Compute the phase diagram: one sweep task per (replicate, fraction), resumable (``validation/sweep.py``).
 
-With ``randomness='common'`` one task is one data draw and one ensemble with every gain
-as a member, trained as a single batched computation (``rnn.parity.train_ensemble``);
-with ``'independent'`` (the default) one task is one cell: one network with its own
-weights, data draw and validation set. Seeds are derived from
-``config.seed`` and the task's configuration only (``task_seeds``), never from execution
+A task is one ensemble with every gain of the grid as a member, trained as a single batched
+computation (``rnn.parity.train_ensemble``). With ``randomness='independent'`` (the default)
+each member is its own cell, as in P25's reference code: its own initial weights, data draw,
+minibatch order and validation set, trained on its own data (``rnn/parity/ragged.py``), so a
+member is the network that cell would give trained alone (up to rounding). With ``'common'``
+the members share one data draw, one minibatch order and one validation set, and their
+weights are the same random matrices scaled by the gain. Seeds are derived from
+``config.seed`` and the cell's configuration only (``task_seeds``), never from execution
 order. Tasks run single-threaded (``validation.common.runtime.torch_threads(1)``, restored
 afterwards) so that every executor gives bit-identical numbers; parallelism comes from
 running tasks side by side. ``run`` checks the output directory first, runs or resumes the
@@ -92,31 +95,32 @@ def _measure_automata(hidden: np.ndarray, outputs: np.ndarray, everything, targe
 
 
 def run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Train and measure one ensemble (one fraction, one replicate, every gain), single-threaded."""
+    """Train and measure one ensemble (one replicate, one fraction, every gain), single-threaded."""
     with torch_threads(1):
         return _run_task(task)
 
 
 def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
-    independent = task["randomness"] == "independent"
-    seeds = task_seeds(task["seed"], task["replicate"], task["fraction"],
-                       task["gains"][0] if independent else None)
-    target = task_automaton(task["task"], seeds["task_automaton"])
-    data = sample_sequences(task["L"], task["fraction"], np.random.default_rng(seeds["data"]))
     gains = np.asarray(task["gains"], dtype=float)
-    train = replace(TrainConfig(**task["train"]), shuffle_seed=seeds["shuffle"])
-    result = train_ensemble(data, target.output(data.tokens), config=train,
-                            seeds=np.full(gains.size, seeds["init"]), gains=gains)
+    independent = task["randomness"] == "independent"
+    cells = [task_seeds(task["seed"], task["replicate"], task["fraction"], float(g) if independent else None)
+             for g in gains]
+    target = task_automaton(task["task"], cells[0]["task_automaton"])
+    train = TrainConfig(**task["train"])
+    if independent:  # every member its own data draw and minibatch order
+        data = [sample_sequences(task["L"], task["fraction"], np.random.default_rng(c["data"])) for c in cells]
+        result = train_ensemble(data, [target.output(d.tokens) for d in data], config=train,
+                                seeds=[c["init"] for c in cells], gains=gains,
+                                shuffle_seeds=[c["shuffle"] for c in cells])
+        n_train = [len(d) for d in data]
+    else:
+        shared = sample_sequences(task["L"], task["fraction"], np.random.default_rng(cells[0]["data"]))
+        result = train_ensemble(shared, target.output(shared.tokens),
+                                config=replace(train, shuffle_seed=cells[0]["shuffle"]),
+                                seeds=[c["init"] for c in cells], gains=gains)
+        n_train = [len(shared)] * gains.size
     diverged = result.status == "diverged"
-
-    val_rng = np.random.default_rng(seeds["validation"])
-    val_loss = np.full((gains.size, len(task["val_lengths"])), np.nan)
-    val_acc = np.full_like(val_loss, np.nan)
-    for k, length in enumerate(task["val_lengths"]):
-        tokens = random_sequences(length, task["val_count"], val_rng)
-        val_loss[:, k], val_acc[:, k] = evaluate(result.params, tokens, target.output(tokens),
-                                                 nonlinearity=train.nonlinearity, loss=train.loss,
-                                                 readout=train.readout)
+    val_loss, val_acc = _validate(result, task, target, [c["validation"] for c in cells], independent)
     val_loss[diverged] = np.nan
     val_acc[diverged] = np.nan
 
@@ -127,24 +131,46 @@ def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
     contraction = np.asarray(estimate_contraction(result.initial_params, nonlinearity=train.nonlinearity))
     return {"status": result.status, "epochs": result.epochs, "train_loss": result.final_loss(),
             "val_loss": val_loss, "val_accuracy": val_acc, **automata, "contraction": contraction,
-            "n_train": np.full(gains.size, len(data), dtype=np.int64),
-            "init_seed": np.full(gains.size, seeds["init"], dtype=np.int64),
-            "shuffle_seed": np.full(gains.size, seeds["shuffle"], dtype=np.int64)}
+            "n_train": np.asarray(n_train, dtype=np.int64),
+            "init_seed": np.array([c["init"] for c in cells], dtype=np.int64),
+            "shuffle_seed": np.array([c["shuffle"] for c in cells], dtype=np.int64)}
+
+
+def _validate(result, task: dict[str, Any], target, streams: list, independent: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy on ``val_count`` random sequences per validation length, per member.
+
+    Independent cells draw their own validation sets (one stream each); common random
+    numbers draw one set for every member.
+    """
+    train = result.config
+    n_members, lengths = len(result), task["val_lengths"]
+    val_loss = np.full((n_members, len(lengths)), np.nan)
+    val_acc = np.full_like(val_loss, np.nan)
+    groups = [[e] for e in range(n_members)] if independent else [list(range(n_members))]
+    for members in groups:
+        rng = np.random.default_rng(streams[members[0]])
+        params = {k: v[members] for k, v in result.params.items()}
+        for k, length in enumerate(lengths):
+            tokens = random_sequences(length, task["val_count"], rng)
+            val_loss[members, k], val_acc[members, k] = evaluate(
+                params, tokens, target.output(tokens), nonlinearity=train.nonlinearity, loss=train.loss,
+                readout=train.readout)
+    return val_loss, val_acc
 
 
 def build_tasks(config: PhaseDiagramConfig) -> list[dict[str, Any]]:
-    """The sweep's tasks, largest fractions first (longest tasks start first).
+    """The sweep's tasks, one per (replicate, fraction) with every gain as a member, largest fractions first.
 
-    ``'common'``: one task per (replicate, fraction), an ensemble of every gain;
-    ``'independent'``: one task per (replicate, gain, fraction), a single network.
+    Packing a column's cells into one ensemble keeps the batched matmuls wide in both
+    randomness schemes; in ``'independent'`` each member still has its own data.
     """
     base = compute_config(config)
     for name in ("fractions", "seeds", "gains"):
         base.pop(name)
     order = np.argsort(config.fractions)[::-1]
-    groups = ([list(config.gains)] if config.randomness == "common" else [[g] for g in config.gains])
-    return [{**base, "gains": gains, "fraction": config.fractions[f], "replicate": r}
-            for r in range(config.seeds) for f in order for gains in groups]
+    return [{**base, "gains": list(config.gains), "fraction": config.fractions[f], "replicate": r}
+            for r in range(config.seeds) for f in order]
 
 
 PER_MEMBER = ("status", "epochs", "train_loss", "val_loss", "val_accuracy", "n_states_raw",
