@@ -315,3 +315,19 @@ def test_discontinuity_readout_reaches_training_and_evaluation():
     linear = run_task(build_tasks(_config(["--max-epochs", "3"]))[0])
     assert jumped["init_seed"][0] == linear["init_seed"][0]          # same network, other readout
     assert not np.array_equal(jumped["val_loss"], linear["val_loss"])
+
+
+@pytest.mark.parametrize("randomness", ["independent", "common"])
+def test_task_networks_rebuild_each_members_data_and_parameters(randomness):
+    """The stored final parameters on the redrawn training data give the recorded final training loss."""
+    from rnn.parity import loss_and_gradients
+    from validation.merger_phase_diagram.run import task_networks
+    task = build_tasks(_config(["--max-epochs", "5", "--randomness", randomness]))[-1]
+    result = run_task(task)
+    networks = task_networks(task, result)
+    assert [n["gain"] for n in networks] == task["gains"]
+    for e, net in enumerate(networks):
+        assert len(net["data"]) == result["n_train"][e]
+        loss, _ = loss_and_gradients(net["final"], net["data"], net["targets"], loss="ce")
+        np.testing.assert_allclose(loss, result["train_loss"][e], rtol=1e-5)
+        assert not np.array_equal(net["initial"]["W_hh"], net["final"]["W_hh"])

@@ -27,7 +27,7 @@ from interaction.artifacts import check_output_dir
 from rnn.automata import equivalent, extract_automaton, minimize, parity_dfa, std_norm
 from rnn.automata.random_dfa import random_dfa
 from rnn.measure.contraction import estimate_contraction
-from rnn.parity import TrainConfig, evaluate, hidden_states, readout_of, train_ensemble
+from rnn.parity import PARAM_NAMES, TrainConfig, evaluate, hidden_states, readout_of, train_ensemble
 from rnn.parity.data import all_sequences, random_sequences, sample_sequences
 from validation.common.keys import compute_config, config_key
 from validation.common.runtime import torch_threads
@@ -133,7 +133,30 @@ def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
             "val_loss": val_loss, "val_accuracy": val_acc, **automata, "contraction": contraction,
             "n_train": np.asarray(n_train, dtype=np.int64),
             "init_seed": np.array([c["init"] for c in cells], dtype=np.int64),
-            "shuffle_seed": np.array([c["shuffle"] for c in cells], dtype=np.int64)}
+            "shuffle_seed": np.array([c["shuffle"] for c in cells], dtype=np.int64),
+            **{f"initial_{k}": v for k, v in result.initial_params.items()},
+            **{f"final_{k}": v for k, v in result.params.items()}}
+
+
+def task_networks(task: dict[str, Any], result: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Each member of a finished task: its initial and final parameters, training data and targets.
+
+    The parameters come from the task's result file (``initial_*``/``final_*``, kept out of
+    ``results.npz``); the data are redrawn from the cell's seeds, exactly as ``run_task`` drew
+    them. This is what measurements on the networks of a finished grid start from.
+    """
+    gains = np.asarray(task["gains"], dtype=float)
+    independent = task["randomness"] == "independent"
+    cells = [task_seeds(task["seed"], task["replicate"], task["fraction"], float(g) if independent else None)
+             for g in gains]
+    target = task_automaton(task["task"], cells[0]["task_automaton"])
+    networks = []
+    for e, cell in enumerate(cells):
+        data = sample_sequences(task["L"], task["fraction"], np.random.default_rng(cell["data"]))
+        networks.append({"gain": float(gains[e]), "data": data, "targets": target.output(data.tokens),
+                         "initial": {k: result[f"initial_{k}"][e] for k in PARAM_NAMES},
+                         "final": {k: result[f"final_{k}"][e] for k in PARAM_NAMES}})
+    return networks
 
 
 def _validate(result, task: dict[str, Any], target, streams: list, independent: bool
