@@ -1,0 +1,43 @@
+"""Spread over replicates and per-gain onsets of the phase diagram (validation/merger_phase_diagram/replicates.py)."""
+import numpy as np
+import pytest
+
+from validation.merger_phase_diagram.replicates import onset, replicate_spread
+
+
+def test_onset_is_the_first_fraction_reaching_the_level_in_any_column_order():
+    fractions = np.array([0.7, 0.1, 0.4])
+    frequency = np.array([[1.0, 0.0, 0.5],      # reaches 1/2 at p = 0.4
+                          [0.4, 0.0, 0.2],      # never
+                          [1.0, 0.6, 1.0]])     # already at p = 0.1
+    np.testing.assert_array_equal(onset(frequency, fractions), [0.4, np.nan, 0.1])
+    np.testing.assert_array_equal(onset(frequency, fractions, level=0.9), [0.7, np.nan, 0.4])
+    with pytest.raises(ValueError, match="frequency"):
+        onset(frequency[:, :2], fractions)
+
+
+def test_replicate_spread_refits_each_replicate_and_compares_with_the_pooled_fit():
+    rng = np.random.default_rng(0)
+    score = rng.normal(size=(3, 4, 5))
+    planted = np.array([-0.5, 0.0, 0.5])              # each replicate its own true threshold
+    observed = score > planted[:, None, None]
+    solved = np.zeros_like(observed)
+    spread = replicate_spread(score, observed, solved, np.linspace(0.2, 1.0, 5), pooled_log_C=0.0)
+    np.testing.assert_array_equal(spread.agreement_own_fit, 1.0)
+    for r in range(3):
+        below = score[r][score[r] <= planted[r]].max()
+        above = score[r][score[r] > planted[r]].min()
+        assert below <= spread.log_C[r] <= above
+        np.testing.assert_allclose(spread.agreement_pooled_fit[r], np.mean((score[r] > 0.0) == observed[r]))
+    assert spread.agreement_pooled_fit[1] == 1.0 and spread.agreement_pooled_fit[0] < 1.0
+    np.testing.assert_allclose(spread.generalised_frequency, observed.mean(0))
+    assert np.all(np.isnan(spread.state_count_onset))
+    summary = spread.summary()
+    assert summary["replicates"] == 3 and summary["agreement_own_fit"]["mean"] == 1.0
+    assert summary["state_count_onset_by_gain"] == [None] * 4
+    assert summary["log_C"]["n"] == 3 and summary["log_C"]["min"] <= summary["log_C"]["max"]
+
+
+def test_replicate_spread_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="replicate, gain, fraction"):
+        replicate_spread(np.zeros((2, 3, 4)), np.zeros((2, 3, 4), bool), np.zeros((2, 3), bool), np.ones(4), 0.0)
