@@ -104,18 +104,21 @@ def _check_data(data, targets) -> tuple[SequenceSet, np.ndarray | None]:
     return data, t.astype(np.int64)
 
 
-def _check_params(params, data: SequenceSet, targets: np.ndarray | None, *, stacked: bool = False) -> dict:
+def _check_params(params, data: SequenceSet, targets: np.ndarray | None, *, stacked: bool = False,
+                  name: str = "params") -> dict:
+    """``params`` as float64 tensors, checked against the data; messages name the argument ``name``."""
     if not isinstance(params, Mapping):
         raise ValueError(  # noqa: TRY004 - one error type for every bad argument
-            f"params must be a dict of tensors with keys {elman.PARAM_NAMES} (got {type(params).__name__})")
+            f"{name} must be a dict of tensors with keys {elman.PARAM_NAMES} (got {type(params).__name__})")
     missing = [k for k in elman.PARAM_NAMES if k not in params]
     if missing:
-        raise ValueError(f"params must have the keys {elman.PARAM_NAMES} (missing {missing})")
+        raise ValueError(f"{name} must have the keys {elman.PARAM_NAMES} (missing {missing})")
     p = {k: torch.as_tensor(np.asarray(params[k]) if not isinstance(params[k], torch.Tensor) else params[k])
          .detach().to(torch.float64) for k in elman.PARAM_NAMES}
     lead = 1 if stacked else 0
     if p["W_hh"].dim() != 2 + lead:
-        raise ValueError(f"params['W_hh'] must be {'(E, P, P)' if stacked else '(P, P)'} (got {tuple(p['W_hh'].shape)})")
+        raise ValueError(f"{name}['W_hh'] must be {'(E, P, P)' if stacked else '(P, P)'} "
+                         f"(got {tuple(p['W_hh'].shape)})")
     E = (p["W_hh"].shape[0],) if stacked else ()
     P = p["W_hh"].shape[-2]
     I = p["W_ih"].shape[-1] if p["W_ih"].dim() >= 1 else -1
@@ -123,14 +126,14 @@ def _check_params(params, data: SequenceSet, targets: np.ndarray | None, *, stac
     want = {"W_hh": (P, P), "W_ih": (P, I), "b_ih": (P,), "b_hh": (P,), "W_hy": (O, P), "b_hy": (O,), "h0": (P,)}
     for k, shape in want.items():
         if tuple(p[k].shape) != E + shape:
-            raise ValueError(f"params['{k}'] must have shape {E + shape} for hidden size {P} (got {tuple(p[k].shape)})")
+            raise ValueError(f"{name}['{k}'] must have shape {E + shape} for hidden size {P} (got {tuple(p[k].shape)})")
     for k in elman.PARAM_NAMES:
         if not torch.isfinite(p[k]).all():
-            raise ValueError(f"params['{k}'] contains non-finite values (NaN or inf)")
+            raise ValueError(f"{name}['{k}'] contains non-finite values (NaN or inf)")
     if int(np.max(data.tokens, initial=0)) >= I:
-        raise ValueError(f"data tokens must lie in [0, {I - 1}] for params['W_ih'] with {I} input columns")
+        raise ValueError(f"data tokens must lie in [0, {I - 1}] for {name}['W_ih'] with {I} input columns")
     if targets is not None and targets.size and int(targets.max()) >= O:
-        raise ValueError(f"targets must lie in [0, {O - 1}] for params['W_hy'] with {O} outputs")
+        raise ValueError(f"targets must lie in [0, {O - 1}] for {name}['W_hy'] with {O} outputs")
     return p
 
 

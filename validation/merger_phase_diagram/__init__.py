@@ -51,16 +51,29 @@ at the longest validation length ``>= --generalise-accuracy``), with a bootstrap
 over cells for its spread. The predicted boundary ``S = log C`` is drawn on both
 maps; cells where prediction and observation disagree are outlined in red.
 
+Measured overlay (``measured.py``, ``--measured-pairs`` per network, 0: off): at
+initialisation, on its own training set, each network's prefix pairs are measured
+(``rnn.measure.prediction``: ``H0, Y0, S, N``) and eqs. 5–7 applied with one global rate
+ratio ``κ = τ_y/τ_h``, fitted as ``C`` is; a network is predicted to generalise iff its
+cell threshold ``z_min = min H0²/(N Y0)`` over agreeing cross-length pairs is ``<= κ``.
+Each measured pair is also checked in the trained network (merged within ``eps``): a
+confusion matrix per pair kind. The three predictors (eq. 9, measured, constant guess)
+are compared with bootstrap intervals, and eq. 9's two scaling steps are measured per
+gain (figure ``scaling_diagnostics``). Results written before the overlay analyse and
+plot as before, without it.
+
 Outputs in ``OUT`` (default ``runs/merger_phase_diagram/PRESET``): ``results.npz``
 (arrays indexed ``[replicate, gain, fraction(, validation length)]``),
 ``results.json`` (configuration, seeds, fit, agreement, timings, provenance), and
-the figures ``phase_diagram``, ``accuracy_map`` and ``states_map`` as PNG and PDF.
+the figures ``phase_diagram``, ``accuracy_map``, ``states_map`` (and, with the measured
+overlay, ``scaling_diagnostics``) as PNG and PDF.
 ``--plot-only OUT/results.npz`` redraws the figures from a results file.
 
 Modules: ``config`` (``PhaseDiagramConfig``, embedding ``rnn.parity.TrainConfig``; presets),
 ``run`` (tasks, sweep, ``run(config, out_dir)``), ``analysis`` (fit of C, agreement,
 summary), ``figures``, ``results`` (files, validated on reading), ``boundary_fit`` (the
-merger score and the fit of C), ``cli`` (the command line).
+merger score, the fits of C and κ), ``measured`` (one network's pair measurements),
+``cli`` (the command line).
 
     from validation.merger_phase_diagram import PRESETS, run, load
     result = run(PRESETS["quick"], "runs/pd")      # Result: arrays, analysis, meta, figures

@@ -10,21 +10,101 @@ maximising agreement between the predicted regime (``S > log C``) and observed
 generalisation (accuracy at the longest validation length ``>= generalise_accuracy``),
 with a bootstrap over cells for its spread. A new metric is added here (``Analysis``,
 ``analyse``, ``summary``) and in the figure that shows it (``figures.py``).
+
+The measured overlay (``measured.py``, present when the arrays hold ``MEASURED_ARRAYS``;
+``Analysis.measured`` is ``None`` for results written without them) applies eqs. 5–7 to
+each network's own pair measurements at initialisation (docs/theory.md §2.3, §2.6): a
+network is predicted to generalise iff its cell threshold ``z_min <= κ``, with the one
+global rate ratio ``κ = τ_y/τ_h`` fitted as ``C`` is (``boundary_fit.fit_rate_ratio``, on
+the same ``fit_cells``). We fit ``κ`` rather than calibrate it on ``pair_dynamics`` runs
+because those are full-batch gradient flow of one main-run network, while the phase
+diagram trains with SGD minibatches of a different size per fraction: the effective rate
+ratio of the two protocols need not be the same, and a fit on the grid itself puts the
+measured predictor on the same footing as eq. 9's fitted ``C`` (one constant each).
+Three predictors are compared on the same networks: eq. 9 with fitted ``C``, the measured
+eqs. 5–7 with fitted ``κ``, and the constant guess (the majority outcome). Their
+agreements carry a bootstrap 16–84 % interval over networks with the fitted constants
+held fixed (the interval is the sampling spread of the networks, not the optimism of
+the fit; each predictor has one fitted constant), and the paired difference
+measured − eq. 9 its own interval. At the pair level, every measured pair of every
+network is checked in the trained network (``pair_merged``) against eq. 7 with the
+fitted ``κ``: a confusion matrix per pair kind. Eq. 9's two scaling steps are summarised
+per gain from the same measurements (``ScalingByGain``).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from rnn.measure.prediction import KINDS, _closed_form, _slope
 from validation.merger_phase_diagram.boundary_fit import (
     ConstantFit,
+    RateRatioFit,
     fit_merger_constant,
+    fit_rate_ratio,
     merger_score,
     predicted_regime,
 )
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram.measured import KIND_CODES, MEASURED_ARRAYS
+
+#: the three predictors of the comparison, in the order they are reported
+PREDICTORS = ("eq9", "measured", "constant")
+#: confusion-matrix entries per pair kind: (predicted merge, observed merged)
+CONFUSION = {"predicted_and_merged": (True, True), "predicted_not_merged": (True, False),
+             "missed_merged": (False, True), "separate_as_predicted": (False, False)}
+
+
+@dataclass(frozen=True)
+class PredictorAgreement:
+    """Agreement of one predictor with observed generalisation over every network."""
+
+    agreement: float
+    interval: tuple[float, float]     # bootstrap 16-84 % over networks (nan without resamples)
+    agreement_converged: float        # over converged networks only (nan if none)
+
+
+@dataclass(frozen=True)
+class ScalingByGain:
+    """Eq. 9's two scaling steps measured at initialisation, per gain (docs/theory.md §3.2).
+
+    ``H_log_mean[g, k]``: mean over replicates and fractions of each network's mean
+    ``log ‖dh(0)‖²`` at prefix length ``m[k]``; ``ratio_log_mean[g, k]``: the same for
+    ``log ‖dy_i‖²/‖dh‖²`` at continuation length ``n[k]``. ``slope_H``, ``slope_ratio``:
+    least-squares slopes of those profiles; ``median_network_slope_*``: the median of the
+    per-network slopes. The scalings hold where the slopes equal ``log_G``, the log of
+    ``Analysis.contraction_by_gain`` (``rnn.measure.contraction``, the ``G`` of eq. 9).
+    """
+
+    gains: np.ndarray
+    log_G: np.ndarray
+    m: np.ndarray
+    H_log_mean: np.ndarray
+    n: np.ndarray
+    ratio_log_mean: np.ndarray
+    slope_H: np.ndarray
+    slope_ratio: np.ndarray
+    median_network_slope_H: np.ndarray
+    median_network_slope_ratio: np.ndarray
+
+
+@dataclass(frozen=True)
+class MeasuredAnalysis:
+    """The measured overlay against observation (module docstring)."""
+
+    z_min: np.ndarray                  # cell threshold per sample (nan: no measured agreeing cross-length pair)
+    fit: RateRatioFit
+    predicted: np.ndarray              # z_min <= kappa (the fit's decision value)
+    comparison: dict[str, PredictorAgreement]   # PREDICTORS -> agreement over every network
+    difference: float                  # agreement(measured) - agreement(eq9)
+    difference_interval: tuple[float, float]    # paired bootstrap 16-84 %
+    confusion: dict[str, dict[str, int]]        # pair kind -> CONFUSION counts, 'pairs', 'excluded'
+    networks_without_pair: int         # networks with no measured agreeing cross-length pair
+    failed_pairs: int                  # pairs whose measurement failed (non-finite Jacobian or H0 = 0)
+    scaling: ScalingByGain
 
 
 @dataclass(frozen=True)
@@ -40,6 +120,7 @@ class Analysis:
     agreement_converged: float        # agreement restricted to converged networks
     agreement_finite: float           # agreement of the prediction with "finite automaton equivalent to the task"
     agreement_baseline: float         # agreement of the best constant prediction (all or none generalise)
+    measured: MeasuredAnalysis | None = None   # the measured overlay (None: arrays without MEASURED_ARRAYS)
 
 
 def floored_contraction(G: np.ndarray) -> np.ndarray:
@@ -73,21 +154,133 @@ def analyse(arrays: dict[str, np.ndarray], config: PhaseDiagramConfig) -> Analys
     predicted = predicted_regime(score, fit.decision_log_C)
     agree = predicted == observed
     task_solved = arrays["finite"] & arrays["equivalent"]
+    contraction_by_gain = np.exp(np.mean(np.log(G), axis=(0, 2)))
+    measured = (_analyse_measured(arrays, config, observed, predicted, converged, fitted, contraction_by_gain)
+                if _has_measured(arrays) else None)
     return Analysis(
         score=score, observed=observed, predicted=predicted, fit=fit,
-        contraction_by_gain=np.exp(np.mean(np.log(G), axis=(0, 2))),
+        contraction_by_gain=contraction_by_gain,
         agreement_all=float(np.mean(agree)),
-        agreement_converged=float(np.mean(agree[converged])) if converged.any() else float("nan"),
+        agreement_converged=_mean_over(agree, converged),
         agreement_finite=float(np.mean(predicted == task_solved)),
-        agreement_baseline=float(max(observed.mean(), 1.0 - observed.mean())))
+        agreement_baseline=float(max(observed.mean(), 1.0 - observed.mean())), measured=measured)
+
+
+def _mean_over(values: np.ndarray, where: np.ndarray) -> float:
+    return float(np.mean(values[where])) if where.any() else float("nan")
+
+
+def _has_measured(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether the arrays carry the measured overlay: all of ``MEASURED_ARRAYS`` or none of them."""
+    present = [name for name in MEASURED_ARRAYS if name in arrays]
+    if present and len(present) < len(MEASURED_ARRAYS):
+        missing = [name for name in MEASURED_ARRAYS if name not in arrays]
+        raise ValueError(f"arrays hold measured arrays {present[:3]}... but lack {missing}")
+    return bool(present)
+
+
+def _bootstrap(hits: dict[str, np.ndarray], n_resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """Agreement of each predictor (boolean hit per network) on ``n_resamples`` resamplings of the networks."""
+    size = next(iter(hits.values())).size
+    rng = np.random.default_rng((seed, 0xA6EE))   # a stream apart from the fits' resamples
+    out = {name: np.empty(n_resamples) for name in hits}
+    for start in range(0, n_resamples, 256):       # blocks bound the index matrix's memory
+        idx = rng.integers(0, size, (min(256, n_resamples - start), size))
+        for name, hit in hits.items():
+            out[name][start:start + idx.shape[0]] = hit.ravel()[idx].mean(axis=1)
+    return out
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    return tuple(float(q) for q in np.percentile(values, [16, 84])) if values.size else (np.nan, np.nan)
+
+
+def _pair_confusion(arrays: dict[str, np.ndarray], kappa: float) -> dict[str, dict[str, int]]:
+    """Eq. 7 with ``kappa`` against ``pair_merged`` per pair kind, over every measured pair of every network."""
+    kind = arrays["pair_kind"].ravel()
+    ok = arrays["pair_ok"].ravel() & (kind >= 0)
+    observed_ok = np.isfinite(arrays["pair_final_distance"].ravel())
+    if np.isfinite(kappa) and kappa > 0:
+        predicted = _closed_form(arrays["pair_H0"].ravel(), arrays["pair_Y0"].ravel(), arrays["pair_S"].ravel(),
+                                 arrays["pair_N"].ravel(), ok, kappa)["predicted_merge"]
+    else:   # unconstrained fit: nothing is predicted to merge
+        predicted = np.zeros(kind.shape, dtype=bool)
+    merged = arrays["pair_merged"].ravel()
+    out = {}
+    for name in KINDS:
+        this = kind == KIND_CODES[name]
+        used = this & ok & observed_ok
+        counts = {label: int(np.sum(used & (predicted == p) & (merged == m))) for label, (p, m) in CONFUSION.items()}
+        out[name] = {**counts, "pairs": int(used.sum()), "excluded": int(np.sum(this & ~(ok & observed_ok)))}
+    return out
+
+
+def _scaling_by_gain(arrays: dict[str, np.ndarray], contraction_by_gain: np.ndarray) -> ScalingByGain:
+    L = arrays["scaling_H_log_mean"].shape[-1]
+    m, n = np.arange(1, L + 1), np.arange(L)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)    # all-nan slices: no pair at that length
+        H = np.nanmean(arrays["scaling_H_log_mean"], axis=(0, 2))
+        ratio = np.nanmean(arrays["scaling_ratio_log_mean"], axis=(0, 2))
+        median_H = np.nanmedian(arrays["scaling_slope_H"], axis=(0, 2))
+        median_ratio = np.nanmedian(arrays["scaling_slope_ratio"], axis=(0, 2))
+    return ScalingByGain(
+        gains=np.asarray(arrays["gains"], dtype=float), log_G=np.log(contraction_by_gain), m=m, H_log_mean=H, n=n,
+        ratio_log_mean=ratio, slope_H=np.array([_slope(m.astype(float), row) for row in H]),
+        slope_ratio=np.array([_slope(n.astype(float), row) for row in ratio]),
+        median_network_slope_H=median_H, median_network_slope_ratio=median_ratio)
+
+
+def _analyse_measured(arrays, config: PhaseDiagramConfig, observed: np.ndarray, predicted_eq9: np.ndarray,
+                      converged: np.ndarray, fitted: np.ndarray, contraction_by_gain: np.ndarray) -> MeasuredAnalysis:
+    """The measured overlay: fit of kappa, the three-way comparison, the pair confusion, the scalings."""
+    z_min = np.asarray(arrays["measured_z_min"], dtype=float)
+    fit = fit_rate_ratio(z_min[fitted], observed[fitted], n_bootstrap=config.bootstrap, seed=config.seed)
+    kappa = float(np.exp(fit.decision_log_kappa))
+    predicted = z_min <= kappa                      # nan (no measured pair) is never <= kappa
+    constant = np.full(observed.shape, observed.mean() >= 0.5)
+    hits = {"eq9": predicted_eq9 == observed, "measured": predicted == observed, "constant": constant == observed}
+    resamples = _bootstrap(hits, config.bootstrap, config.seed)
+    comparison = {name: PredictorAgreement(float(np.mean(hits[name])), _interval(resamples[name]),
+                                           _mean_over(hits[name], converged)) for name in PREDICTORS}
+    return MeasuredAnalysis(
+        z_min=z_min, fit=fit, predicted=predicted, comparison=comparison,
+        difference=comparison["measured"].agreement - comparison["eq9"].agreement,
+        difference_interval=_interval(resamples["measured"] - resamples["eq9"]),
+        confusion=_pair_confusion(arrays, kappa), networks_without_pair=int(np.sum(np.isnan(z_min))),
+        failed_pairs=int(np.sum(~arrays["pair_ok"] & (arrays["pair_kind"] >= 0))),
+        scaling=_scaling_by_gain(arrays, contraction_by_gain))
 
 
 def theory_line(analysis: Analysis) -> str:
-    """The theory's verdict in one line (printed by the command)."""
+    """The theory's verdict (printed by the command): eq. 9's line, then the measured overlay's two lines if present."""
     converged = ("no network converged" if np.isnan(analysis.agreement_converged)
                  else f"converged only {analysis.agreement_converged:.1%}")
-    return (f"theory: {analysis.fit.message} on the fitted networks; over all networks "
+    line = (f"theory: {analysis.fit.message} on the fitted networks; over all networks "
             f"{analysis.agreement_all:.1%} (constant guess {analysis.agreement_baseline:.1%}; {converged})")
+    return line if analysis.measured is None else "\n".join([line, *_measured_lines(analysis.measured)])
+
+
+def _pct(a: PredictorAgreement) -> str:
+    return f"{a.agreement:.1%} [{a.interval[0]:.1%}, {a.interval[1]:.1%}]"
+
+
+def _measured_lines(m: MeasuredAnalysis) -> list[str]:
+    c, cross = m.comparison, m.confusion["agree_cross"]
+    merged = cross["predicted_and_merged"] + cross["missed_merged"]
+    scaling = m.scaling
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ratio_H = np.nanmedian(scaling.slope_H / scaling.log_G)
+        ratio_y = np.nanmedian(scaling.slope_ratio / scaling.log_G)
+    return [f"measured theory (eqs. 5-7 on each network's pairs): {m.fit.message} on the fitted networks; "
+            f"over all networks {_pct(c['measured'])} vs eq. 9 {_pct(c['eq9'])} and constant guess "
+            f"{_pct(c['constant'])} (bootstrap 16-84%); networks without a measured agreeing cross-length pair: "
+            f"{m.networks_without_pair}; failed pair measurements: {m.failed_pairs}",
+            f"pairs (trained network, eq. 7 with fitted kappa): agreeing cross-length {cross['predicted_and_merged']} "
+            f"of {merged} merged pairs predicted, {cross['predicted_not_merged']} predicted but not merged; "
+            f"eq. 9's scalings: median over gains of slope/log G = {ratio_H:.2f} for ||dh(0)||^2 vs m and "
+            f"{ratio_y:.2f} for <||dy||^2/||dh||^2> vs n (1 where the scaling holds)"]
 
 
 def summary(arrays: dict[str, np.ndarray], analysis: Analysis) -> dict[str, Any]:
@@ -105,4 +298,19 @@ def summary(arrays: dict[str, np.ndarray], analysis: Analysis) -> dict[str, Any]
         "agreement_converged_only": analysis.agreement_converged,
         "agreement_with_finite_task_automaton": analysis.agreement_finite,
         "contraction_by_gain": analysis.contraction_by_gain,
+        "measured": None if analysis.measured is None else _measured_summary(analysis.measured),
+    }
+
+
+def _measured_summary(m: MeasuredAnalysis) -> dict[str, Any]:
+    fit = m.fit
+    return {
+        "fit": {**asdict(fit), "kappa": float(np.exp(fit.log_kappa)) if np.isfinite(fit.log_kappa) else None},
+        "agreement": {name: asdict(a) for name, a in m.comparison.items()},
+        "agreement_difference_measured_minus_eq9": {"difference": m.difference, "interval": m.difference_interval},
+        "generalisation_predicted": int(m.predicted.sum()),
+        "networks_without_measured_pair": m.networks_without_pair,
+        "failed_pair_measurements": m.failed_pairs,
+        "pair_confusion": m.confusion,
+        "scaling_by_gain": asdict(m.scaling),
     }

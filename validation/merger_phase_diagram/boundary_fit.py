@@ -47,6 +47,13 @@ cell (or no cell) generalised, ``C`` is only bounded on one side and the fit say
 so instead of inventing a number. The direction is fixed by the theory (more
 data and smaller weights merge more): if the observations run the other way the
 agreement is low, which is the honest outcome.
+
+Fitting the rate ratio. The measured overlay (``measured.py``) gives each network a
+cell threshold ``z_min`` (the smallest ``H0²/(N Y0)`` over its measured agreeing
+cross-length pairs) and predicts it generalises iff ``z_min <= κ``, ``κ = τ_y/τ_h`` one
+global constant (eqs. 6–7). ``fit_rate_ratio`` fits ``κ`` with the same machinery, on the
+score ``−log z_min`` with threshold ``log C = −log κ`` (the inequality runs the other way:
+a *small* ``z_min`` merges).
 """
 from __future__ import annotations
 
@@ -204,3 +211,78 @@ def fit_merger_constant(score: ArrayLike, observed: ArrayLike, *, n_bootstrap: i
 def agreement(score: ArrayLike, observed: ArrayLike, log_C: float) -> float:
     """Fraction of cells where the predicted regime (``score > log C``) equals ``observed``."""
     return float(np.mean(predicted_regime(score, log_C) == np.asarray(observed, dtype=bool)))
+
+
+@dataclass(frozen=True)
+class RateRatioFit:
+    """Result of fitting the rate ratio ``κ = τ_y/τ_h`` to observed generalisation (``fit_rate_ratio``).
+
+    The fields mirror ``ConstantFit`` in ``log κ``: ``status`` ``'fitted'`` (two-sided),
+    ``'lower_bound'`` (every optimal ``log κ`` lies above the highest finite
+    ``log z_min``: only ``log κ > log_kappa_range[0]`` is determined), ``'upper_bound'``
+    (below the lowest: only ``log κ < log_kappa_range[1]``) — then ``log_kappa`` is ``nan``
+    — or ``'unconstrained'`` (no network has a measured agreeing cross-length pair).
+    ``decision_log_kappa``: a value inside the optimal range that classifies the fitted
+    networks as the optimum does (``-inf`` when unconstrained: nothing is predicted to merge).
+    """
+
+    log_kappa: float
+    log_kappa_range: tuple[float, float]
+    log_kappa_interval: tuple[float, float]
+    decision_log_kappa: float
+    agreement: float
+    n_cells: int
+    n_bootstrap: int
+    bootstrap_fitted_fraction: float
+    status: str
+    message: str
+
+
+def rate_ratio_score(z_min: ArrayLike) -> np.ndarray:
+    """``−log z_min`` (``-inf`` where ``z_min`` is ``nan`` or ``inf``): the score whose threshold ``−log κ`` is fitted.
+
+    A network is predicted to generalise iff ``z_min <= κ`` (``rnn.measure.prediction``,
+    cell rule), i.e. iff ``−log z_min >= −log κ``: the same one-sided threshold as
+    ``score > log C`` with ``log C = −log κ``. A network without a measured agreeing
+    cross-length pair (``nan``) or whose pairs all have ``Y0 = 0`` (``inf``) has no merger
+    predicted for any ``κ``, as a score of ``-inf`` has none for any ``C``.
+    """
+    z = np.asarray(z_min, dtype=float)
+    if np.any(z <= 0) or np.any(np.isneginf(z)):
+        raise ValueError("z_min must be > 0 (or nan where no pair was measured)")
+    with np.errstate(divide="ignore"):
+        return np.where(np.isnan(z), -np.inf, -np.log(z))
+
+
+_FLIPPED = {"upper_bound": "lower_bound", "lower_bound": "upper_bound"}
+
+
+def fit_rate_ratio(z_min: ArrayLike, observed: ArrayLike, *, n_bootstrap: int = 1000, seed: int = 0) -> RateRatioFit:
+    """Fit ``log κ`` so that ``z_min <= κ`` best matches ``observed`` (boolean per network).
+
+    ``fit_merger_constant`` on ``rate_ratio_score(z_min)`` (optimal range, midpoint of the
+    widest optimal interval, seeded bootstrap over networks), read back in ``log κ = −log C``:
+    ranges and intervals are negated and swapped, and a bound on ``C`` from above is one
+    on ``κ`` from below.
+    """
+    fit = fit_merger_constant(rate_ratio_score(z_min), observed, n_bootstrap=n_bootstrap, seed=seed)
+    lo, hi = -fit.log_C_range[1], -fit.log_C_range[0]
+    interval = (-fit.log_C_interval[1], -fit.log_C_interval[0])
+    status = _FLIPPED.get(fit.status, fit.status)
+    if status == "fitted":
+        message = (f"log kappa = {-fit.log_C:.3g} (kappa = tau_y/tau_h = {np.exp(-fit.log_C):.3g}; optimal range "
+                   f"[{lo:.3g}, {hi:.3g}], bootstrap 16-84% [{interval[0]:.3g}, {interval[1]:.3g}]), "
+                   f"agreement {fit.agreement:.1%}")
+    elif status == "lower_bound":
+        message = (f"every network with a measured agreeing cross-length pair best predicted as merging: only "
+                   f"log kappa > {lo:.3g} is determined; agreement {fit.agreement:.1%}")
+    elif status == "upper_bound":
+        message = (f"no network best predicted as merging: only log kappa < {hi:.3g} is determined; "
+                   f"agreement {fit.agreement:.1%}")
+    else:
+        message = (f"no network has a measured agreeing cross-length pair: no mergers predicted for any kappa; "
+                   f"agreement {fit.agreement:.1%}")
+    return RateRatioFit(log_kappa=-fit.log_C, log_kappa_range=(lo, hi), log_kappa_interval=interval,
+                        decision_log_kappa=-fit.decision_log_C, agreement=fit.agreement, n_cells=fit.n_cells,
+                        n_bootstrap=fit.n_bootstrap, bootstrap_fitted_fraction=fit.bootstrap_fitted_fraction,
+                        status=status, message=message)

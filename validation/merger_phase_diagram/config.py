@@ -26,8 +26,8 @@ TASKS = ("parity", "random-dfa")
 RANDOMNESS = ("independent", "common")
 FIT_CELLS = ("all", "converged")
 DTYPES = ("float32", "float64")
-#: measured pairs per network: 600 cost ~0.35 s per P = 100, L = 10 network (one core; 0.25–0.5 s over
-#: the paper grid's fractions), so the 400 networks of the paper grid take about 70 s on 2 cores.
+#: measured pairs per network: 600 cost ~0.4 s per P = 100, L = 10 network on one core (0.25–0.5 s over
+#: the paper grid's fractions and gains), so the 400 networks of the paper grid take about 80 s on 2 cores.
 MEASURED_PAIRS = 600
 # TrainConfig fields the experiment sets itself (per task, or fixed by P25's protocol): no option.
 TRAIN_FIXED = ("protocol", "h0", "shuffle_seed", "n_in", "n_out")

@@ -1,10 +1,14 @@
-"""Figures of the phase diagram: accuracy map, state-count map, score panel and the combined figure.
+"""Figures of the phase diagram: accuracy map, state-count map, score panels, the combined figure, scalings.
 
 Drawn from arrays and their ``Analysis`` only (no training). The predicted boundary
 ``S = log C`` is drawn on both maps; cells where prediction and observation disagree are
 outlined in red; capped, stalled and diverged networks are marked per cell, and every
-figure states the status counts. The
-backend is the caller's choice (the command selects Agg).
+figure states the status counts. With the measured overlay (``Analysis.measured``) the
+maps also carry its boundary — the 0.5 contour of the fraction of a cell's replicates
+predicted to generalise (``z_min <= κ``) — and a diamond where its prediction disagrees
+with observation; the combined figure gains a panel of ``z_min`` against accuracy, and
+the figure ``scaling_diagnostics`` shows eq. 9's two scaling steps per gain
+(docs/theory.md §3.2). The backend is the caller's choice (the command selects Agg).
 """
 from __future__ import annotations
 
@@ -55,6 +59,15 @@ def _draw_map(ax, values, arrays, analysis, config, *, title, cmap, norm, label,
             if np.isfinite(level) and S.min() < level < S.max():
                 ax.contour(p_fine, g_fine, S, levels=[level], colors="black", linewidths=0.8,
                            linestyles="dashed")
+    measured = analysis.measured
+    measured_disagree = None
+    if measured is not None:
+        share = np.mean(measured.predicted, axis=0)[order_g][:, order_f]
+        if gains.size > 1 and fractions.size > 1 and share.min() < 0.5 < share.max():
+            ax.contour(fractions, gains, share, levels=[0.5], colors="white", linewidths=2.5)
+            ax.contour(fractions, gains, share, levels=[0.5], colors="tab:cyan", linewidths=1.4,
+                       linestyles="dashdot")
+        measured_disagree = np.any(measured.predicted != analysis.observed, axis=0)[order_g][:, order_f]
     # Honesty layer: disagreements, non-converged and diverged networks, per cell.
     disagree = np.mean(analysis.predicted != analysis.observed, axis=0)[order_g][:, order_f]
     status = arrays["status"][:, order_g][:, :, order_f]
@@ -64,6 +77,9 @@ def _draw_map(ax, values, arrays, analysis, config, *, title, cmap, norm, label,
             if disagree[i, j] > 0:
                 ax.add_patch(plt.Rectangle((p - dx[j] / 2, g - dy[i] / 2), dx[j], dy[i], fill=False,
                                            edgecolor="red", linewidth=1.8, alpha=min(1.0, 0.4 + disagree[i, j])))
+            if measured_disagree is not None and measured_disagree[i, j]:
+                ax.plot(p - 0.3 * dx[j], g - 0.3 * dy[i], marker="D", mfc="none", mec="tab:cyan",
+                        markersize=5, mew=1.2)
             corner = (p + 0.3 * dx[j], g + 0.3 * dy[i])   # keeps the cell centre free for text
             if np.any(status[:, i, j] == "diverged"):
                 ax.plot(*corner, marker="x", color="red", markersize=6, mew=2)
@@ -90,13 +106,16 @@ def _contrasting(mesh, value: float) -> str:
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
 
 
-def _legend_handles():
-    return [Line2D([], [], color="black", lw=1.5, label="theory: S(G,p) = log C (fit)"),
-            Line2D([], [], color="black", lw=0.8, ls="--", label="bootstrap 16-84% of log C"),
-            Patch(fill=False, edgecolor="red", lw=1.8, label="prediction ≠ observation"),
-            Line2D([], [], marker="o", ls="", mfc="none", mec="grey", label="hit epoch cap (not converged)"),
-            Line2D([], [], marker="v", ls="", mfc="none", mec="grey", label="stalled (no progress)"),
-            Line2D([], [], marker="x", ls="", color="red", label="diverged")]
+def _legend_handles(measured: bool = False):
+    handles = [Line2D([], [], color="black", lw=1.5, label="theory: S(G,p) = log C (fit)"),
+               Line2D([], [], color="black", lw=0.8, ls="--", label="bootstrap 16-84% of log C"),
+               Patch(fill=False, edgecolor="red", lw=1.8, label="prediction ≠ observation")]
+    if measured:
+        handles += [Line2D([], [], color="tab:cyan", lw=1.4, ls="-.", label="measured: z_min = κ (fit)"),
+                    Line2D([], [], marker="D", ls="", mfc="none", mec="tab:cyan", label="measured ≠ observation")]
+    return handles + [Line2D([], [], marker="o", ls="", mfc="none", mec="grey", label="hit epoch cap (not converged)"),
+                      Line2D([], [], marker="v", ls="", mfc="none", mec="grey", label="stalled (no progress)"),
+                      Line2D([], [], marker="x", ls="", color="red", label="diverged")]
 
 
 def status_text(status: np.ndarray) -> str:
@@ -107,7 +126,7 @@ def status_text(status: np.ndarray) -> str:
 
 def make_figures(arrays: dict[str, np.ndarray], analysis: Analysis, config: PhaseDiagramConfig,
                  out_dir: Path) -> list[Path]:
-    """Accuracy map, state-count map (both with the predicted boundary) and a combined figure."""
+    """Accuracy map, state-count map (both with the predicted boundaries), a combined figure, the scalings."""
 
     with np.errstate(all="ignore"):
         accuracy = np.nanmean(arrays["val_accuracy"][..., -1], axis=0)
@@ -119,7 +138,13 @@ def make_figures(arrays: dict[str, np.ndarray], analysis: Analysis, config: Phas
     caption = (f"log C = {fit.log_C:.2f}{fitted_on}, agreement {analysis.agreement_all:.0%}"
                if fit.status == "fitted"
                else f"C not identified ({fit.status}){fitted_on}; agreement {analysis.agreement_all:.0%}")
-    caption += f" (constant guess {analysis.agreement_baseline:.0%})\n{status_text(arrays['status'])}"
+    caption += f" (constant guess {analysis.agreement_baseline:.0%})"
+    measured = analysis.measured
+    if measured is not None:
+        caption += (f"\nmeasured: log κ = {measured.fit.log_kappa:.2f}" if measured.fit.status == "fitted"
+                    else f"\nmeasured: κ not identified ({measured.fit.status})")
+        caption += f", agreement {measured.comparison['measured'].agreement:.0%}"
+    caption += f"\n{status_text(arrays['status'])}"
     finite_states = states[np.isfinite(states)]
     state_norm = LogNorm(vmin=max(1.0, finite_states.min()), vmax=max(2.0, finite_states.max())) \
         if finite_states.size else Normalize(0, 1)
@@ -134,40 +159,115 @@ def make_figures(arrays: dict[str, np.ndarray], analysis: Analysis, config: Phas
     for stem, kw in panels.items():
         fig, ax = plt.subplots(figsize=(5.6, 4.8), layout="constrained")
         _draw_map(ax, arrays=arrays, analysis=analysis, config=config, **kw)
-        fig.legend(handles=_legend_handles(), loc="outside lower center", ncol=2, fontsize=7, frameon=False)
+        fig.legend(handles=_legend_handles(measured is not None), loc="outside lower center", ncol=2, fontsize=7,
+                   frameon=False)
         paths += save_figure(fig, out_dir / stem)
         plt.close(fig)
 
-    fig, axes = plt.subplots(1, 3, figsize=(18, 5.4), layout="constrained",
-                             gridspec_kw={"width_ratios": [1, 1, 0.9]})
+    ratios = [1, 1, 0.9] + ([0.9] if measured is not None else [])
+    fig, axes = plt.subplots(1, len(ratios), figsize=(6 * len(ratios), 5.4), layout="constrained",
+                             gridspec_kw={"width_ratios": ratios})
     for ax, kw in zip(axes[:2], panels.values()):
         _draw_map(ax, arrays=arrays, analysis=analysis, config=config, **kw)
     _draw_score_panel(axes[2], arrays, analysis, config)
-    fig.legend(handles=_legend_handles(), loc="outside lower center", ncol=5, fontsize=8, frameon=False)
+    if measured is not None:
+        _draw_measured_panel(axes[3], arrays, analysis, config)
+    fig.legend(handles=_legend_handles(measured is not None), loc="outside lower center", ncol=5, fontsize=8,
+               frameon=False)
     fig.suptitle(f"Merger phase diagram ({config.task}, L = {config.L}, {config.train.loss} loss, "
                  f"{config.train.readout} readout, {config.randomness} cells; {arrays['status'].size} networks: "
                  f"{status_text(arrays['status'])})", fontsize=11)
     paths += save_figure(fig, out_dir / "phase_diagram")
+    plt.close(fig)
+    if measured is not None:
+        paths += _scaling_figure(analysis, config, out_dir)
+    return paths
+
+
+def _left_edge(ax, values: np.ndarray, text: str) -> np.ndarray:
+    """``values`` with their non-finite entries moved to a marked column left of the finite ones."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    left = (values[finite].min() if finite.any() else 0.0) - 2.0
+    ax.axvline(left, color="grey", lw=0.6)
+    ax.annotate(text, (left, 0.02), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="grey",
+                ha="right", va="bottom")
+    return np.where(finite, values, left)
+
+
+def _draw_accuracy_scatter(ax, arrays, score: np.ndarray, config) -> None:
+    accuracy = arrays["val_accuracy"][..., -1]
+    gains = np.broadcast_to(arrays["gains"][None, :, None], accuracy.shape)
+    points = ax.scatter(score.ravel(), accuracy.ravel(), c=gains.ravel(), cmap="coolwarm",
+                        s=18, edgecolors="k", linewidths=0.3)
+    plt.colorbar(points, ax=ax, label="initial weight scale")
+    ax.axhline(config.generalise_accuracy, color="grey", lw=0.8, ls=":")
+    ax.set_ylabel(f"accuracy at length {int(arrays['val_lengths'][-1])}")
+
+
+def _draw_measured_panel(ax, arrays, analysis, config) -> None:
+    """Observed accuracy against the measured score −log z_min: a threshold at −log κ should separate them."""
+    measured = analysis.measured
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = -np.log(measured.z_min)
+    score = np.where(np.isnan(score), -np.inf, score)   # no measured agreeing cross-length pair
+    _draw_accuracy_scatter(ax, arrays, _left_edge(ax, score, "no measured agreeing\ncross-length pair"), config)
+    fit = measured.fit
+    if fit.status == "fitted":
+        ax.axvline(-fit.log_kappa, color="tab:cyan", lw=1.5)
+        lo, hi = fit.log_kappa_interval
+        if np.isfinite(lo):
+            ax.axvspan(-hi, -lo, color="tab:cyan", alpha=0.15, lw=0)
+    ax.set_xlabel("measured score −log z_min\n(z_min = min H0²/(N Y0) over agreeing cross-length pairs)")
+    ax.set_title("measured eqs. 5–7 vs observation\n(prediction: generalises iff z_min <= κ = τ_y/τ_h)", fontsize=10)
+
+
+def _scaling_figure(analysis: Analysis, config: PhaseDiagramConfig, out_dir: Path) -> list[Path]:
+    """Measured ‖dh(0)‖² vs m and ⟨‖dy‖²/‖dh‖²⟩ vs n per gain next to G^m, G^n; fitted slopes against log G."""
+    sc = analysis.measured.scaling
+    norm = Normalize(sc.gains.min(), sc.gains.max() if sc.gains.max() > sc.gains.min() else sc.gains.min() + 1)
+    cmap = plt.get_cmap("coolwarm")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.0), layout="constrained")
+    for ax, x, profiles, what in ((axes[0], sc.m, sc.H_log_mean, "log ‖dh(0)‖²"),
+                                  (axes[1], sc.n, sc.ratio_log_mean, "log ‖dy_i‖²/‖dh‖²")):
+        for g, row, log_G in zip(sc.gains, profiles, sc.log_G):
+            finite = np.isfinite(row)
+            if not finite.any():
+                continue
+            colour = cmap(norm(g))
+            ax.plot(x[finite], row[finite], marker="o", ms=3, color=colour, lw=1.2)
+            # G^x through the measured points: fixed slope log G, least-squares intercept
+            ax.plot(x, x * log_G + np.mean(row[finite] - x[finite] * log_G), color=colour, lw=0.8, ls="--")
+        ax.set_ylabel(f"mean {what} over pairs and networks")
+        plt.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="initial weight scale")
+    axes[0].set_xlabel("prefix length m")
+    axes[0].set_title("‖dh(0)‖² against m (dashed: G^m, eq. 9's first scaling)", fontsize=10)
+    axes[1].set_xlabel("continuation length n")
+    axes[1].set_title("⟨‖dy_i‖²/‖dh‖²⟩ against n (dashed: G^n, eq. 9's second scaling)", fontsize=10)
+    ax = axes[2]
+    ax.scatter(sc.log_G, sc.slope_H, c=sc.gains, cmap=cmap, norm=norm, marker="o", edgecolors="k",
+               linewidths=0.3, label="slope of log ‖dh(0)‖² vs m")
+    ax.scatter(sc.log_G, sc.slope_ratio, c=sc.gains, cmap=cmap, norm=norm, marker="s", edgecolors="k",
+               linewidths=0.3, label="slope of log ‖dy‖²/‖dh‖² vs n")
+    finite = np.concatenate([v[np.isfinite(v)] for v in (sc.log_G, sc.slope_H, sc.slope_ratio)])
+    if finite.size:
+        lims = (finite.min() - 0.2, finite.max() + 0.2)
+        ax.plot(lims, lims, color="grey", lw=0.8, ls=":", label="slope = log G (eq. 9)")
+    ax.set_xlabel("log G of the initial networks (rnn.measure.contraction)")
+    ax.set_ylabel("fitted slope")
+    ax.set_title("fitted slopes against log G", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"Eq. 9's scalings measured at initialisation ({config.task}, L = {config.L}; "
+                 f"per gain: mean over replicates and fractions)", fontsize=11)
+    paths = save_figure(fig, out_dir / "scaling_diagnostics")
     plt.close(fig)
     return paths
 
 
 def _draw_score_panel(ax, arrays, analysis, config) -> None:
     """Observed accuracy against the theory's merger score: a threshold at log C should separate them."""
-    accuracy = arrays["val_accuracy"][..., -1]
-    gains = np.broadcast_to(arrays["gains"][None, :, None], accuracy.shape)
-    score = analysis.score
-    finite = np.isfinite(score)
-    if not finite.all():   # cells with no interacting pair, drawn at the left edge
-        left = (score[finite].min() if finite.any() else 0.0) - 2.0
-        score = np.where(finite, score, left)
-        ax.axvline(left, color="grey", lw=0.6)
-        ax.annotate("no pair with E[N] ≥ 1", (left, 0.02), xycoords=("data", "axes fraction"),
-                    rotation=90, fontsize=7, color="grey", ha="right", va="bottom")
-    points = ax.scatter(score.ravel(), accuracy.ravel(), c=gains.ravel(), cmap="coolwarm",
-                        s=18, edgecolors="k", linewidths=0.3)
-    plt.colorbar(points, ax=ax, label="initial weight scale")
-    ax.axhline(config.generalise_accuracy, color="grey", lw=0.8, ls=":")
+    _draw_accuracy_scatter(ax, arrays, _left_edge(ax, analysis.score, "no pair with E[N] ≥ 1"), config)
     fit = analysis.fit
     if fit.status == "fitted":
         ax.axvline(fit.log_C, color="black", lw=1.5)
@@ -175,5 +275,4 @@ def _draw_score_panel(ax, arrays, analysis, config) -> None:
         if np.isfinite(lo):
             ax.axvspan(lo, hi, color="black", alpha=0.12, lw=0)
     ax.set_xlabel("merger score S = max [log N(m1,m2;p) − m1 log G] over pairs with N ≥ 1")
-    ax.set_ylabel(f"accuracy at length {int(arrays['val_lengths'][-1])}")
     ax.set_title("theory score vs observation\n(prediction: generalises iff S > log C)", fontsize=10)

@@ -3,7 +3,10 @@
 Written and read through ``validation.common.results``. ``load`` validates what it reads
 (the ``--plot-only`` path): a corrupt or truncated npz, a JSON that is not one, missing
 arrays or metadata keys, a configuration that cannot be rebuilt, or arrays whose shapes
-do not fit the configuration's grid are refused with one line naming the file.
+do not fit the configuration's grid are refused with one line naming the file. The measured
+overlay's arrays (``measured.MEASURED_ARRAYS``) are optional, so files written before it
+still load (their configuration gains ``measured_pairs = 0``: they measured nothing);
+when present their shapes are checked too.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from validation.common import results as common
 from validation.common.options import config_from_dict
 from validation.merger_phase_diagram.analysis import Analysis, summary
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram.measured import NETWORK_ARRAYS, PAIR_ARRAYS, PREFIX_ARRAYS, PROFILE_ARRAYS
 
 EXPERIMENT = "merger_phase_diagram"
 #: arrays indexed [replicate, gain, fraction]; val_loss/val_accuracy have a validation-length axis more.
@@ -25,6 +29,9 @@ GRID_ARRAYS = ("status", "epochs", "train_loss", "n_states_raw", "n_states_min",
 VAL_ARRAYS = ("val_loss", "val_accuracy")
 AXES = ("gains", "fractions", "val_lengths")
 REQUIRED = GRID_ARRAYS + VAL_ARRAYS + AXES
+#: configuration fields added after results files were first written, with the value that describes
+#: a file written before them (it measured no pairs); any other missing field is refused.
+ADDED_FIELDS = {"measured_pairs": 0}
 
 DESCRIPTIONS = {
     "status": "converged | capped (hit the epoch cap: not converged) | diverged | stalled (no progress "
@@ -40,6 +47,19 @@ DESCRIPTIONS = {
     "init_seed, shuffle_seed": "weights and minibatch-order seeds of each network (validation.merger_phase_diagram"
                                ".run.task_seeds)",
     "task_seconds, task_cpu_seconds": "wall and CPU time of each task (in build_tasks order) when it was computed",
+    "measured_z_min": "cell threshold: smallest H0^2/(N Y0) over the network's measured agreeing cross-length "
+                      "pairs at initialisation (nan: none measured; validation/merger_phase_diagram/measured.py)",
+    "measured_pairs, measured_agree_cross, measured_failed_pairs": "pairs measured, of them agreeing cross-length "
+                                                                   "ones measured, failed measurements",
+    "measured_predicted": "z_min <= kappa (fitted rate ratio)",
+    "scaling_slope_H, scaling_slope_ratio, scaling_log_G": "fitted slopes of mean log ||dh(0)||^2 vs m and of mean "
+                                                           "log ||dy||^2/||dh||^2 vs n at initialisation; log G of "
+                                                           "the same diagnostics",
+    "scaling_H_log_mean, scaling_ratio_log_mean": "[..., L]: the profiles at m = 1..L and n = 0..L-1 (nan: none)",
+    "pair_*": "[..., measured_pairs] per measured pair: kind (0 agree_cross, 1 agree_equal, 2 disagree, -1 empty "
+              "slot), m1, m2, N, H0, Y0, S, z = H0^2/(N Y0), ok (finite measurement), final distance / ||std|| "
+              "in the trained network, merged (distance < eps_factor); pair_prefix1/2 [..., measured_pairs, L]: "
+              "the prefixes (padded -1)",
 }
 
 
@@ -48,6 +68,8 @@ def save(out_dir: Path, arrays: dict[str, np.ndarray], config: PhaseDiagramConfi
     """``results.npz`` (all arrays plus the analysis arrays) and ``results.json`` (config, fit, provenance)."""
     everything = {**arrays, "score": analysis.score, "observed": analysis.observed,
                   "predicted": analysis.predicted, "contraction_by_gain": analysis.contraction_by_gain}
+    if analysis.measured is not None:
+        everything["measured_predicted"] = analysis.measured.predicted
     meta = {"description": "P25 Fig. 9 (docs/experiments.md §2) with the eq. 9 boundary; arrays are indexed "
                            "[replicate, gain, fraction(, validation length)]",
             "config": asdict(config), "arrays": DESCRIPTIONS, "summary": summary(arrays, analysis), **extra}
@@ -70,9 +92,12 @@ def _check_complete(source: Path, data: Any, cls: type, where: str = "config") -
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], PhaseDiagramConfig, common.Results]:
     """Arrays and configuration of a results file (``results.npz``, ``results.json`` or their directory)."""
     loaded = common.load_results(path, EXPERIMENT, arrays=REQUIRED, meta_keys=("config",))
-    _check_complete(loaded.json, loaded.meta["config"], PhaseDiagramConfig)
+    stored = loaded.meta["config"]
+    if isinstance(stored, dict):
+        stored = {**ADDED_FIELDS, **stored}
+    _check_complete(loaded.json, stored, PhaseDiagramConfig)
     try:
-        config = config_from_dict(PhaseDiagramConfig, loaded.meta["config"], source=str(loaded.json))
+        config = config_from_dict(PhaseDiagramConfig, stored, source=str(loaded.json))
     except ValueError as exc:
         message = str(exc)
         raise ValueError(message if message.startswith(str(loaded.json))
@@ -82,6 +107,13 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], PhaseDiagramConfig, c
     common.check_shapes(loaded.npz, arrays, {**{name: (S, G, F) for name in GRID_ARRAYS},
                                              **{name: (S, G, F, V) for name in VAL_ARRAYS},
                                              "gains": (G,), "fractions": (F,), "val_lengths": (V,)})
+    kinds = arrays.get("pair_kind")
+    n_pairs = kinds.shape[3] if kinds is not None and kinds.ndim == 4 else None   # the others must match it
+    measured = {**{name: (S, G, F) for name in NETWORK_ARRAYS},
+                **{name: (S, G, F, config.L) for name in PROFILE_ARRAYS},
+                **{name: (S, G, F, n_pairs) for name in PAIR_ARRAYS},
+                **{name: (S, G, F, n_pairs, config.L) for name in PREFIX_ARRAYS}}
+    common.check_shapes(loaded.npz, arrays, {name: shape for name, shape in measured.items() if name in arrays})
     if arrays["status"].dtype.kind != "U":
         raise ValueError(f"{loaded.npz}: array 'status' must hold strings, found dtype {arrays['status'].dtype}")
     return arrays, config, loaded

@@ -8,8 +8,10 @@ member is the network that cell would give trained alone (up to rounding). With 
 the members share one data draw, one minibatch order and one validation set, and their
 weights are the same random matrices scaled by the gain. Seeds are derived from
 ``config.seed`` and the cell's configuration only (``task_seeds``), never from execution
-order. Tasks run single-threaded (``validation.common.runtime.torch_threads(1)``, restored
-afterwards) so that every executor gives bit-identical numbers; parallelism comes from
+order. After training, each member's pair statistics at initialisation and their outcomes
+in the trained network are measured in the same task (``measured.py``; off with
+``measured_pairs=0``). Tasks run single-threaded (``validation.common.runtime.torch_threads(1)``,
+restored afterwards) so that every executor gives bit-identical numbers; parallelism comes from
 running tasks side by side. ``run`` checks the output directory first, runs or resumes the
 sweep, assembles the arrays ``[replicate, gain, fraction(, validation length)]``, analyses
 them (``analysis.py``), writes the results (``results.py``) and figures (``figures.py``).
@@ -33,6 +35,7 @@ from validation.common.keys import compute_config, config_key
 from validation.common.runtime import torch_threads
 from validation.merger_phase_diagram.analysis import Analysis, analyse
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram.measured import MEASURED_ARRAYS, measure_member, stack_members
 from validation.merger_phase_diagram.results import EXPERIMENT, save
 from validation.sweep import run_sweep
 
@@ -112,14 +115,14 @@ def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
         result = train_ensemble(data, [target.output(d.tokens) for d in data], config=train,
                                 seeds=[c["init"] for c in cells], gains=gains,
                                 shuffle_seeds=[c["shuffle"] for c in cells])
-        n_train = [len(d) for d in data]
     else:
         shared = sample_sequences(task["L"], task["fraction"], np.random.default_rng(cells[0]["data"]))
         result = train_ensemble(shared, target.output(shared.tokens),
                                 config=replace(train, shuffle_seed=cells[0]["shuffle"]),
                                 seeds=[c["init"] for c in cells], gains=gains)
-        n_train = [len(shared)] * gains.size
+        data = [shared] * gains.size
     diverged = result.status == "diverged"
+    measured = _measure_pairs(task, result, data, target, cells, diverged) if task["measured_pairs"] else {}
     val_loss, val_acc = _validate(result, task, target, [c["validation"] for c in cells], independent)
     val_loss[diverged] = np.nan
     val_acc[diverged] = np.nan
@@ -131,7 +134,7 @@ def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
     contraction = np.asarray(estimate_contraction(result.initial_params, nonlinearity=train.nonlinearity))
     return {"status": result.status, "epochs": result.epochs, "train_loss": result.final_loss(),
             "val_loss": val_loss, "val_accuracy": val_acc, **automata, "contraction": contraction,
-            "n_train": np.asarray(n_train, dtype=np.int64),
+            "n_train": np.array([len(d) for d in data], dtype=np.int64), **measured,
             "init_seed": np.array([c["init"] for c in cells], dtype=np.int64),
             "shuffle_seed": np.array([c["shuffle"] for c in cells], dtype=np.int64),
             **{f"initial_{k}": v for k, v in result.initial_params.items()},
@@ -157,6 +160,22 @@ def task_networks(task: dict[str, Any], result: dict[str, np.ndarray]) -> list[d
                          "initial": {k: result[f"initial_{k}"][e] for k in PARAM_NAMES},
                          "final": {k: result[f"final_{k}"][e] for k in PARAM_NAMES}})
     return networks
+
+
+def _measure_pairs(task: dict[str, Any], result, data: list, target, cells: list, diverged: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """The measured theory of every member (``measured.measure_member``): pairs at initialisation, outcomes after.
+
+    A diverged member has no trained network to read outcomes from (``final=None``).
+    """
+    train = result.config
+    return stack_members([
+        measure_member({k: v[e] for k, v in result.initial_params.items()},
+                       None if diverged[e] else {k: v[e] for k, v in result.params.items()},
+                       data[e], target.output(data[e].tokens), n_pairs=task["measured_pairs"],
+                       seed=cells[e]["init"], nonlinearity=train.nonlinearity, readout=train.readout,
+                       merge_eps=task["eps_factor"])
+        for e in range(len(result))])
 
 
 def _validate(result, task: dict[str, Any], target, streams: list, independent: bool
@@ -211,7 +230,7 @@ def assemble(config: PhaseDiagramConfig, tasks: list[dict[str, Any]], results: l
     for task, result in zip(tasks, results):
         r, f = task["replicate"], config.fractions.index(task["fraction"])
         g = [config.gains.index(gain) for gain in task["gains"]]
-        for name in PER_MEMBER:
+        for name in PER_MEMBER + (MEASURED_ARRAYS if config.measured_pairs else ()):
             value = np.asarray(result[name])
             if name not in arrays:
                 arrays[name] = np.empty((S, G, F) + value.shape[1:], dtype=value.dtype)
