@@ -41,3 +41,19 @@ def test_replicate_spread_refits_each_replicate_and_compares_with_the_pooled_fit
 def test_replicate_spread_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="replicate, gain, fraction"):
         replicate_spread(np.zeros((2, 3, 4)), np.zeros((2, 3, 4), bool), np.zeros((2, 3), bool), np.ones(4), 0.0)
+
+
+def test_fig9_comparison_only_on_the_paper_grid_and_in_grid_steps():
+    from validation.merger_phase_diagram import p25_fig9
+    from validation.merger_phase_diagram.replicates import fig9_comparison
+    gains, fractions = np.array(p25_fig9.GAINS), np.array(p25_fig9.FRACTIONS)
+    # every replicate generalises exactly from the paper's onset on; small automata one step later
+    paper = np.array([np.inf if v is None else v for v in p25_fig9.GENERALISATION_ONSET])
+    observed = np.broadcast_to(fractions[None, :] >= paper[:, None], (2, 20, 20))
+    small = np.broadcast_to(fractions[None, :] >= paper[:, None] + 0.04, (2, 20, 20))
+    spread = replicate_spread(np.zeros((2, 20, 20)), observed, small, fractions, 0.0)
+    table = fig9_comparison(spread, gains, fractions)
+    assert table["generalisation_onset"]["ours"] == list(p25_fig9.GENERALISATION_ONSET)
+    assert table["generalisation_onset"]["mean_difference_in_grid_steps"] == 0.0
+    assert table["state_count_onset"]["ours"][0] == fractions[2]      # 0.147 + 0.04 -> next grid point
+    assert fig9_comparison(spread, gains[:10], fractions) is None

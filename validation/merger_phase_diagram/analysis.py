@@ -49,6 +49,8 @@ from validation.merger_phase_diagram.boundary_fit import (
     predicted_regime,
 )
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram import p25_fig9
+from validation.merger_phase_diagram.replicates import ReplicateSpread, fig9_comparison, replicate_spread
 from validation.merger_phase_diagram.measured import KIND_CODES, MEASURED_ARRAYS
 
 #: the three predictors of the comparison, in the order they are reported
@@ -121,6 +123,7 @@ class Analysis:
     agreement_finite: float           # agreement of the prediction with "finite automaton equivalent to the task"
     agreement_baseline: float         # agreement of the best constant prediction (all or none generalise)
     measured: MeasuredAnalysis | None = None   # the measured overlay (None: arrays without MEASURED_ARRAYS)
+    replicates: ReplicateSpread | None = None  # per-cell frequencies, per-gain onsets, per-replicate fits
 
 
 def floored_contraction(G: np.ndarray) -> np.ndarray:
@@ -163,7 +166,9 @@ def analyse(arrays: dict[str, np.ndarray], config: PhaseDiagramConfig) -> Analys
         agreement_all=float(np.mean(agree)),
         agreement_converged=_mean_over(agree, converged),
         agreement_finite=float(np.mean(predicted == task_solved)),
-        agreement_baseline=float(max(observed.mean(), 1.0 - observed.mean())), measured=measured)
+        agreement_baseline=float(max(observed.mean(), 1.0 - observed.mean())), measured=measured,
+        replicates=replicate_spread(score, observed, arrays["n_states_raw"] <= p25_fig9.SMALL_AUTOMATON_STATES,
+                                    arrays["fractions"], fit.decision_log_C))
 
 
 def _mean_over(values: np.ndarray, where: np.ndarray) -> float:
@@ -258,7 +263,24 @@ def theory_line(analysis: Analysis) -> str:
                  else f"converged only {analysis.agreement_converged:.1%}")
     line = (f"theory: {analysis.fit.message} on the fitted networks; over all networks "
             f"{analysis.agreement_all:.1%} (constant guess {analysis.agreement_baseline:.1%}; {converged})")
-    return line if analysis.measured is None else "\n".join([line, *_measured_lines(analysis.measured)])
+    lines = [line] if analysis.replicates is None else [line, _replicate_line(analysis.replicates)]
+    return "\n".join(lines if analysis.measured is None else [*lines, *_measured_lines(analysis.measured)])
+
+
+def _replicate_line(spread: ReplicateSpread) -> str:
+    """Per-gain onsets, and the per-replicate spread when there are several replicates."""
+    def fmt(values: np.ndarray) -> str:
+        return "[" + ", ".join("-" if not np.isfinite(v) else f"{v:.3g}" for v in values) + "]"
+    line = (f"onset by gain (smallest p where >= 1/2 of replicates generalise): {fmt(spread.generalisation_onset)}; "
+            f"state-count onset (raw states <= {p25_fig9.SMALL_AUTOMATON_STATES}): {fmt(spread.state_count_onset)}")
+    if spread.log_C.size > 1:
+        s = spread.summary()
+        own, pooled = s["agreement_pooled_fit"], s["log_C"]
+        line += (f"\nper replicate ({spread.log_C.size}): agreement of the pooled fit {own['mean']:.1%} "
+                 f"(range {own['min']:.1%}-{own['max']:.1%}), constant guess {s['agreement_constant']['mean']:.1%}; "
+                 + (f"log C refitted per replicate {pooled['mean']:.3g} (range {pooled['min']:.3g}-{pooled['max']:.3g}, "
+                    f"{pooled['n']} two-sided fits)" if pooled["n"] else "log C not two-sided in any replicate"))
+    return line
 
 
 def _pct(a: PredictorAgreement) -> str:
@@ -299,6 +321,9 @@ def summary(arrays: dict[str, np.ndarray], analysis: Analysis) -> dict[str, Any]
         "agreement_with_finite_task_automaton": analysis.agreement_finite,
         "contraction_by_gain": analysis.contraction_by_gain,
         "measured": None if analysis.measured is None else _measured_summary(analysis.measured),
+        "replicates": None if analysis.replicates is None else analysis.replicates.summary(),
+        "fig9_comparison": (None if analysis.replicates is None
+                            else fig9_comparison(analysis.replicates, arrays["gains"], arrays["fractions"])),
     }
 
 

@@ -89,9 +89,9 @@ def _draw_map(ax, values, arrays, analysis, config, *, title, cmap, norm, label,
             elif np.any(status[:, i, j] == "capped"):
                 ax.plot(*corner, marker="o", mfc="none", mec=_contrasting(mesh, values[i, j]),
                         markersize=5, mew=1.0)
-            if annotate is not None and gains.size * fractions.size <= 144:
+            if annotate is not None and gains.size * fractions.size <= 400:
                 text = annotate[order_g][:, order_f][i, j]
-                ax.text(p, g, text, ha="center", va="center", fontsize=7,
+                ax.text(p, g, text, ha="center", va="center", fontsize=7 if gains.size * fractions.size <= 144 else 4,
                         color=_contrasting(mesh, values[i, j]))
     ax.set_xlabel("training data fraction p")
     ax.set_ylabel("initial weight scale (Xavier gain)")
@@ -149,8 +149,14 @@ def make_figures(arrays: dict[str, np.ndarray], analysis: Analysis, config: Phas
     state_norm = LogNorm(vmin=max(1.0, finite_states.min()), vmax=max(2.0, finite_states.max())) \
         if finite_states.size else Normalize(0, 1)
     minimal_text = np.where(np.isfinite(minimal), np.nan_to_num(minimal).astype(int).astype(str), "–")
+    replicates = arrays["status"].shape[0]
+    # with replicates, each cell says how many of them generalised (the spread a single run hides)
+    generalised_text = (np.char.add(analysis.observed.sum(axis=0).astype(str), f"/{replicates}")
+                        if replicates > 1 else None)
+    accuracy_title = f"mean accuracy at length {length} over {replicates} replicates (text: generalised)" \
+        if replicates > 1 else f"accuracy at length {length}"
     panels = {
-        "accuracy_map": dict(values=accuracy, title=f"accuracy at length {length}\n{caption}",
+        "accuracy_map": dict(values=accuracy, title=f"{accuracy_title}\n{caption}", annotate=generalised_text,
                              cmap="viridis", norm=Normalize(0.4, 1.0), label=f"accuracy (length {length})"),
         "states_map": dict(values=states, title=f"automaton states (raw; text: minimised)\n{caption}",
                            cmap="magma", norm=state_norm, label="raw state count", annotate=minimal_text),

@@ -63,6 +63,7 @@ more than 1000 raw states, mostly near the boundary at large gains (e.g. gain 1.
 p = 0.337: 30/30 in the top, unmerged, bin). Isolated successes and failures near the
 boundary separate the first-crossing and stable onsets of many rows, by up to 9 grid steps
 at gain 0.858 (first success at p = 0.384, failures at 0.574 and 0.763, stable from 0.811).
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence

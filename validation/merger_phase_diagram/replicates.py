@@ -3,15 +3,17 @@
 Arrays in (``[replicate, gain, fraction]``), plain numbers out:
 
 * ``frequency``: per cell, the fraction of replicates that generalised (and the fraction
-  whose minimised automaton is the task's own, ``solved``);
+  whose raw automaton has at most ``p25_fig9.SMALL_AUTOMATON_STATES`` states, ``small``);
 * ``onset``: for each gain, the smallest fraction ``p`` of the grid at which a frequency
   reaches ``level`` (½ by default), ``nan`` where it never does. Applied to generalisation
-  it is the boundary of the accuracy panel; applied to ``solved`` it is the state-count
-  boundary (the minimised automaton is parity: 2 states);
+  it is the boundary of the accuracy panel; applied to ``small`` it is the state-count
+  boundary, with the criterion used to read P25 Fig. 9 (``p25_fig9.py``);
 * ``per_replicate``: each replicate analysed on its own — ``log C`` refitted on its cells
   (``boundary_fit.fit_merger_constant``), the agreement of that fit and of the pooled fit,
   the constant-guess baseline — with their mean, standard deviation and range, which is
-  the spread a reader should expect from a single run of the grid.
+  the spread a reader should expect from a single run of the grid;
+* ``fig9_comparison``: on P25's own 20 × 20 grid, both onsets per gain beside the values read
+  from the paper's figure (``p25_fig9.py``; there every cell is one network).
 
 Replicates differ in every random draw (weights, data, minibatch order, validation set)
 when the cells are independent, so their spread is the run-to-run variation of the map.
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from validation.merger_phase_diagram import p25_fig9
 from validation.merger_phase_diagram.boundary_fit import fit_merger_constant, predicted_regime
 
 
@@ -46,7 +49,7 @@ class ReplicateSpread:
     """Per-cell frequencies, per-gain onsets and per-replicate fits (module docstring)."""
 
     generalised_frequency: np.ndarray   # (gains, fractions)
-    solved_frequency: np.ndarray        # (gains, fractions): minimised automaton equals the task's
+    small_frequency: np.ndarray         # (gains, fractions): raw automaton <= SMALL_AUTOMATON_STATES states
     generalisation_onset: np.ndarray    # (gains,)
     state_count_onset: np.ndarray       # (gains,)
     log_C: np.ndarray                   # (replicates,) refitted per replicate (nan unless two-sided)
@@ -64,26 +67,23 @@ class ReplicateSpread:
                     "sd": float(finite.std(ddof=1)) if finite.size > 1 else None,
                     "min": float(finite.min()), "max": float(finite.max())}
 
-        def listed(x: np.ndarray) -> list[float | None]:
-            return [float(v) if np.isfinite(v) else None for v in x]
-
         return {"replicates": int(self.log_C.size),
-                "generalisation_onset_by_gain": listed(self.generalisation_onset),
-                "state_count_onset_by_gain": listed(self.state_count_onset),
-                "log_C_per_replicate": listed(self.log_C), "log_C": spread(self.log_C),
+                "generalisation_onset_by_gain": _listed(self.generalisation_onset),
+                "state_count_onset_by_gain": _listed(self.state_count_onset),
+                "log_C_per_replicate": _listed(self.log_C), "log_C": spread(self.log_C),
                 "agreement_own_fit": spread(self.agreement_own_fit),
                 "agreement_pooled_fit": spread(self.agreement_pooled_fit),
                 "agreement_constant": spread(self.agreement_constant)}
 
 
-def replicate_spread(score: np.ndarray, observed: np.ndarray, solved: np.ndarray, fractions: np.ndarray,
+def replicate_spread(score: np.ndarray, observed: np.ndarray, small: np.ndarray, fractions: np.ndarray,
                      pooled_log_C: float, *, level: float = 0.5) -> ReplicateSpread:
-    """``score``, ``observed``, ``solved`` ``[replicate, gain, fraction]``; ``pooled_log_C`` the pooled fit's decision value."""
-    score, observed, solved = np.asarray(score, dtype=float), np.asarray(observed, bool), np.asarray(solved, bool)
-    if not (score.shape == observed.shape == solved.shape) or score.ndim != 3:
-        raise ValueError(f"score, observed and solved must share a [replicate, gain, fraction] shape "
-                         f"(got {score.shape}, {observed.shape}, {solved.shape})")
-    general, solved_freq = observed.mean(axis=0), solved.mean(axis=0)
+    """``score``, ``observed``, ``small`` ``[replicate, gain, fraction]``; ``pooled_log_C`` the pooled fit's decision value."""
+    score, observed, small = np.asarray(score, dtype=float), np.asarray(observed, bool), np.asarray(small, bool)
+    if not (score.shape == observed.shape == small.shape) or score.ndim != 3:
+        raise ValueError(f"score, observed and small must share a [replicate, gain, fraction] shape "
+                         f"(got {score.shape}, {observed.shape}, {small.shape})")
+    general, small_freq = observed.mean(axis=0), small.mean(axis=0)
     log_C, own, pooled, constant = (np.full(score.shape[0], np.nan) for _ in range(4))
     for r in range(score.shape[0]):
         fit = fit_merger_constant(score[r], observed[r], n_bootstrap=0)
@@ -91,5 +91,37 @@ def replicate_spread(score: np.ndarray, observed: np.ndarray, solved: np.ndarray
         own[r] = fit.agreement
         pooled[r] = np.mean(predicted_regime(score[r], pooled_log_C) == observed[r])
         constant[r] = max(observed[r].mean(), 1.0 - observed[r].mean())
-    return ReplicateSpread(general, solved_freq, onset(general, fractions, level), onset(solved_freq, fractions, level),
+    return ReplicateSpread(general, small_freq, onset(general, fractions, level), onset(small_freq, fractions, level),
                            log_C, own, pooled, constant)
+
+
+def fig9_comparison(spread: ReplicateSpread, gains: np.ndarray, fractions: np.ndarray) -> dict[str, Any] | None:
+    """Both onsets per gain beside P25 Fig. 9's, on the paper's grid only (``None`` on any other grid)."""
+    same = (np.array_equal(np.round(np.sort(gains), 6), p25_fig9.GAINS)
+            and np.array_equal(np.round(np.sort(fractions), 6), p25_fig9.FRACTIONS))
+    if not same:
+        return None
+    order = np.argsort(gains)
+    ours, ours_states = spread.generalisation_onset[order], spread.state_count_onset[order]
+
+    def paper(values) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values])
+
+    theirs, theirs_states = paper(p25_fig9.GENERALISATION_ONSET), paper(p25_fig9.STATE_COUNT_ONSET)
+    step = float(np.diff(p25_fig9.FRACTIONS).mean())
+    return {"gains": list(p25_fig9.GAINS),
+            "generalisation_onset": {"ours": _listed(ours), "p25_fig9": _listed(theirs),
+                                     "mean_difference_in_grid_steps": _mean_steps(ours - theirs, step)},
+            "state_count_onset": {"ours": _listed(ours_states), "p25_fig9": _listed(theirs_states),
+                                  "mean_difference_in_grid_steps": _mean_steps(ours_states - theirs_states, step),
+                                  "criterion": f"raw states <= {p25_fig9.SMALL_AUTOMATON_STATES}"},
+            "level": "our onset: >= 1/2 of replicates; P25: one network per cell"}
+
+
+def _listed(x: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in x]
+
+
+def _mean_steps(difference: np.ndarray, step: float) -> float | None:
+    finite = difference[np.isfinite(difference)]
+    return float(finite.mean() / step) if finite.size else None
