@@ -56,4 +56,10 @@ def test_fig9_comparison_only_on_the_paper_grid_and_in_grid_steps():
     assert table["generalisation_onset"]["ours"] == list(p25_fig9.GENERALISATION_ONSET)
     assert table["generalisation_onset"]["mean_difference_in_grid_steps"] == 0.0
     assert table["state_count_onset"]["ours"][0] == fractions[2]      # 0.147 + 0.04 -> next grid point
-    assert fig9_comparison(spread, gains[:10], fractions) is None
+    assert fig9_comparison(spread, gains + 0.01, fractions) is None          # not the paper's grid
+    # a sub-grid: the paper's onsets recomputed on the same cells
+    sub = replicate_spread(np.zeros((2, 3, 5)), observed[:, [0, 5, 19]][:, :, :5], small[:, [0, 5, 19]][:, :, :5],
+                           fractions[:5], 0.0)
+    part = fig9_comparison(sub, gains[[0, 5, 19]], fractions[:5])
+    assert part["generalisation_onset"]["ours"] == part["generalisation_onset"]["p25_fig9"]
+    assert part["gains"] == [gains[0], gains[5], gains[19]]

@@ -12,8 +12,9 @@ Arrays in (``[replicate, gain, fraction]``), plain numbers out:
   (``boundary_fit.fit_merger_constant``), the agreement of that fit and of the pooled fit,
   the constant-guess baseline — with their mean, standard deviation and range, which is
   the spread a reader should expect from a single run of the grid;
-* ``fig9_comparison``: on P25's own 20 × 20 grid, both onsets per gain beside the values read
-  from the paper's figure (``p25_fig9.py``; there every cell is one network).
+* ``fig9_comparison``: on P25's own 20 × 20 grid (or a sub-grid of it), both onsets per gain
+  beside the values read from the paper's figure (``p25_fig9.py``; there every cell is one
+  network).
 
 Replicates differ in every random draw (weights, data, minibatch order, validation set)
 when the cells are independent, so their spread is the run-to-run variation of the map.
@@ -96,26 +97,35 @@ def replicate_spread(score: np.ndarray, observed: np.ndarray, small: np.ndarray,
 
 
 def fig9_comparison(spread: ReplicateSpread, gains: np.ndarray, fractions: np.ndarray) -> dict[str, Any] | None:
-    """Both onsets per gain beside P25 Fig. 9's, on the paper's grid only (``None`` on any other grid)."""
-    same = (np.array_equal(np.round(np.sort(gains), 6), p25_fig9.GAINS)
-            and np.array_equal(np.round(np.sort(fractions), 6), p25_fig9.FRACTIONS))
-    if not same:
+    """Both onsets per gain beside P25 Fig. 9's, on the paper's grid or any sub-grid of it (else ``None``).
+
+    On a sub-grid the paper's onsets are recomputed from its cells (``p25_fig9.CORRECT_READ``,
+    ``STATES_READ``) restricted to the same gains and fractions, with the same criteria, so
+    both sides answer the same question.
+    """
+    rows = [_grid_index(p25_fig9.GAINS, g) for g in gains]
+    cols = [_grid_index(p25_fig9.FRACTIONS, p) for p in fractions]
+    if None in rows or None in cols:
         return None
+    accuracy = np.asarray(p25_fig9.CORRECT_READ, dtype=float)[np.ix_(rows, cols)] / p25_fig9.VALIDATION_STRINGS
+    states = np.asarray(p25_fig9.STATES_READ, dtype=float)[np.ix_(rows, cols)]
+    theirs = onset((accuracy >= p25_fig9.GENERALISE_ACCURACY).astype(float), fractions)
+    theirs_states = onset((states <= p25_fig9.SMALL_AUTOMATON_STATES).astype(float), fractions)
     order = np.argsort(gains)
-    ours, ours_states = spread.generalisation_onset[order], spread.state_count_onset[order]
-
-    def paper(values) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in values])
-
-    theirs, theirs_states = paper(p25_fig9.GENERALISATION_ONSET), paper(p25_fig9.STATE_COUNT_ONSET)
     step = float(np.diff(p25_fig9.FRACTIONS).mean())
-    return {"gains": list(p25_fig9.GAINS),
-            "generalisation_onset": {"ours": _listed(ours), "p25_fig9": _listed(theirs),
+    ours, ours_states = spread.generalisation_onset, spread.state_count_onset
+    return {"gains": _listed(np.asarray(gains, dtype=float)[order]),
+            "generalisation_onset": {"ours": _listed(ours[order]), "p25_fig9": _listed(theirs[order]),
                                      "mean_difference_in_grid_steps": _mean_steps(ours - theirs, step)},
-            "state_count_onset": {"ours": _listed(ours_states), "p25_fig9": _listed(theirs_states),
+            "state_count_onset": {"ours": _listed(ours_states[order]), "p25_fig9": _listed(theirs_states[order]),
                                   "mean_difference_in_grid_steps": _mean_steps(ours_states - theirs_states, step),
                                   "criterion": f"raw states <= {p25_fig9.SMALL_AUTOMATON_STATES}"},
             "level": "our onset: >= 1/2 of replicates; P25: one network per cell"}
+
+
+def _grid_index(grid: tuple[float, ...], value: float) -> int | None:
+    match = np.flatnonzero(np.isclose(grid, value, rtol=0, atol=5e-7))
+    return int(match[0]) if match.size else None
 
 
 def _listed(x: np.ndarray) -> list[float | None]:
