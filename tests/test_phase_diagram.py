@@ -331,3 +331,17 @@ def test_task_networks_rebuild_each_members_data_and_parameters(randomness):
         loss, _ = loss_and_gradients(net["final"], net["data"], net["targets"], loss="ce")
         np.testing.assert_allclose(loss, result["train_loss"][e], rtol=1e-5)
         assert not np.array_equal(net["initial"]["W_hh"], net["final"]["W_hh"])
+
+
+def test_more_replicates_in_the_same_directory_reuse_the_finished_ones(reference, tmp_path, capsys):
+    """--seeds 2 after --seeds 1 in one --out: replicate 0 is reused untouched, equal to a fresh run."""
+    out = tmp_path / "grow"
+    assert main([*TINY, "--out", str(out), "--executor", "serial", "--no-progress", "--max-epochs", "20"]) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in (out / TASK_DIR).glob("*.npz")}
+    assert main([*TINY, "--out", str(out), "--executor", "serial", "--no-progress", "--max-epochs", "20",
+                 "--seeds", "2"]) == 0
+    assert "4 of 8 tasks reused, 4 computed" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    fresh = run(_config(["--max-epochs", "20", "--seeds", "2"]), tmp_path / "fresh", executor="serial")
+    _assert_same_results(out, tmp_path / "fresh")
+    assert fresh.arrays["status"].shape == (2, 2, 4)

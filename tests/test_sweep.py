@@ -75,9 +75,20 @@ def test_different_sweep_in_same_directory_is_refused(tmp_path):
     before = sorted(p.name for p in (tmp_path / TASK_DIR).iterdir())
     with pytest.raises(ValueError, match="different sweep"):
         run_sweep(noisy_square, TASKS, tmp_path, sweep_config={**SWEEP, "version": 2}, progress=False)
-    with pytest.raises(ValueError, match="different sweep"):
-        run_sweep(noisy_square, TASKS[:2], tmp_path, sweep_config=SWEEP, progress=False)
     assert sorted(p.name for p in (tmp_path / TASK_DIR).iterdir()) == before
+
+
+def test_same_sweep_with_more_tasks_reuses_the_finished_ones(tmp_path):
+    """A grid extended in the same directory: shared tasks are reused untouched, new ones computed."""
+    first = run_sweep(noisy_square, TASKS[:2], tmp_path, sweep_config=SWEEP, progress=False)
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / TASK_DIR).glob("*.npz")}
+    extended = run_sweep(noisy_square, TASKS, tmp_path, sweep_config=SWEEP, progress=False)
+    assert extended.reused == first.keys and len(extended.computed) == len(TASKS) - 2
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    alone = run_sweep(noisy_square, TASKS, tmp_path / "alone", sweep_config=SWEEP, progress=False)
+    _assert_same(alone, extended)
+    # and back to the smaller grid: everything reused
+    assert run_sweep(noisy_square, TASKS[:2], tmp_path, sweep_config=SWEEP, progress=False).computed == []
 
 
 @pytest.mark.parametrize("kwargs, match", [

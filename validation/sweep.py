@@ -32,9 +32,12 @@ Guarantees:
   from execution order), so the assembled results equal those of an
   uninterrupted run, whichever executor ran which task.
 - **Refusal**: an output directory that holds a *different* sweep (a different
-  sweep configuration or task list) is refused with a ``ValueError`` naming both
-  hashes; results of two sweeps are never mixed in one directory. Use a new
-  directory (or delete the old one) to run another configuration.
+  sweep configuration) is refused with a ``ValueError`` naming both hashes; results
+  of two configurations are never mixed in one directory. Use a new directory (or
+  delete the old one) to run another configuration.
+- **Extension**: the same sweep configuration with another task list (a grid with
+  more replicates, say) is accepted in the same directory: the finished tasks it
+  shares are reused and only the new ones are computed.
 
 Executors:
 
@@ -159,20 +162,26 @@ def _write_task(path: Path, task_json: str, result: Mapping[str, Any], seconds: 
 
 
 def _claim_directory(out_dir: Path, sweep_config: Mapping[str, Any], keys: list[str]) -> None:
-    """Write the manifest, or check that the existing one describes this very sweep."""
-    manifest = {"sweep_hash": config_hash({"config": sweep_config, "keys": keys}),
-                "sweep_config": sweep_config, "task_keys": keys}
+    """Write the manifest, or check that the existing one describes a sweep of the same configuration.
+
+    The task list may differ (a grid extended by more replicates or points): every task file
+    is keyed by its own configuration and the sweep's, so a file is only ever reused by exactly
+    the computation that made it, and the manifest is rewritten for the new task list.
+    """
+    config_hash_now = config_hash(sweep_config)
+    manifest = {"sweep_hash": config_hash_now, "sweep_config": sweep_config, "task_keys": keys}
     path = out_dir / MANIFEST
     if path.exists():
         try:
             old = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not a sweep manifest ({exc}); use another output directory") from None
-        if old.get("sweep_hash") != manifest["sweep_hash"]:
+        if old.get("sweep_hash") != config_hash_now:
             raise ValueError(
                 f"{out_dir} already holds a different sweep (hash {old.get('sweep_hash')} != "
-                f"{manifest['sweep_hash']}); use another output directory or delete it")
-        return
+                f"{config_hash_now}); use another output directory or delete it")
+        if old.get("task_keys") == keys:
+            return
     atomic_write_json(path, manifest)
 
 

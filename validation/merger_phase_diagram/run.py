@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from interaction.artifacts import check_output_dir
+from interaction.artifacts import check_output_dir, package_version
 from rnn.automata import equivalent, extract_automaton, minimize, parity_dfa, std_norm
 from rnn.automata.random_dfa import random_dfa
 from rnn.measure.contraction import estimate_contraction
@@ -201,15 +201,24 @@ def _validate(result, task: dict[str, Any], target, streams: list, independent: 
     return val_loss, val_acc
 
 
+GRID_FIELDS = ("fractions", "seeds", "gains")
+
+
+def grid_free_config(config: PhaseDiagramConfig) -> dict[str, Any]:
+    """The compute configuration without the grid (each task carries its own gains, fraction and replicate)."""
+    base = compute_config(config)
+    for name in GRID_FIELDS:
+        base.pop(name)
+    return base
+
+
 def build_tasks(config: PhaseDiagramConfig) -> list[dict[str, Any]]:
     """The sweep's tasks, one per (replicate, fraction) with every gain as a member, largest fractions first.
 
     Packing a column's cells into one ensemble keeps the batched matmuls wide in both
     randomness schemes; in ``'independent'`` each member still has its own data.
     """
-    base = compute_config(config)
-    for name in ("fractions", "seeds", "gains"):
-        base.pop(name)
+    base = grid_free_config(config)
     order = np.argsort(config.fractions)[::-1]
     return [{**base, "gains": list(config.gains), "fraction": config.fractions[f], "replicate": r}
             for r in range(config.seeds) for f in order]
@@ -274,9 +283,10 @@ def run(config: PhaseDiagramConfig, out_dir: str | Path | None = None, *, execut
     out_dir = check_output_dir(default_out_dir(config_key(config)) if out_dir is None else out_dir, option="--out")
     tasks = build_tasks(config)
     started = time.perf_counter()
-    # config_key covers every compute field and the toolkit version: a directory written by
-    # another configuration or release is refused instead of being resumed.
-    sweep_config = {"experiment": EXPERIMENT, "config": compute_config(config), "key": config_key(config)}
+    # Every compute field but the grid, and the toolkit version: a directory written by another
+    # configuration or release is refused instead of being resumed, while the same sweep with
+    # another grid (more replicates, other gains or fractions) reuses every task it shares.
+    sweep_config = {"experiment": EXPERIMENT, "config": grid_free_config(config), "version": package_version()}
     outcome = run_sweep(run_task, tasks, out_dir, sweep_config=sweep_config, executor=executor,
                         workers=workers, scheduler=scheduler, progress=progress, desc="ensembles")
     arrays = assemble(config, tasks, outcome.results, outcome.seconds, outcome.cpu_seconds)
