@@ -1,0 +1,52 @@
+"""The README's numbers are those of the committed results summaries, which the commands shown there wrote.
+
+``docs/results/*.json`` are the ``results.json`` files of the runs the README quotes, copied
+unchanged; each test checks that a summary belongs to the command the README names (its
+configuration is that preset's) and that every number quoted appears in the README as the
+summary gives it.
+"""
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from interaction.artifacts import to_jsonable
+from validation.merger_phase_diagram.config import PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _section(start: str, end: str) -> str:
+    text = README[README.index(start):]
+    return text[: text.index(end)]
+
+
+def _summary(name: str) -> dict:
+    return json.loads((ROOT / "docs" / "results" / f"merger_phase_diagram_{name}.json").read_text())
+
+
+def test_default_run_summary_is_the_default_preset():
+    meta = _summary("quick")
+    assert meta["config"] == to_jsonable(asdict(PRESETS["quick"]))
+    assert meta["run"]["computed_this_run"] == meta["run"]["tasks"]   # one uninterrupted run
+
+
+def test_readme_default_run_numbers_equal_the_committed_summary():
+    s = _summary("quick")["summary"]
+    text = _section("**What the default run shows**", "**The paper grid**")
+    fit, measured = s["fit"], s["measured"]
+    counts = s["status_counts"]
+    quoted = [
+        f"all {s['networks']} networks converged" if counts == {"converged": s["networks"]}
+        else f"{counts.get('converged', 0)} of {s['networks']} networks converged",
+        f"{s['generalised']} of {s['networks']} generalise",
+        f"log C = {fit['log_C']:.2f}",
+        f"optimal range [{fit['log_C_range'][0]:.2f}, {fit['log_C_range'][1]:.2f}]",
+        f"bootstrap 16–84 % [{fit['log_C_interval'][0]:.2f}, {fit['log_C_interval'][1]:.2f}]",
+        f"**{s['agreement']:.0%}**",
+        f"**{s['agreement_constant_baseline']:.0%}** for a constant guess",
+        f"log κ = {measured['fit']['log_kappa']:.2f}",
+        f"**{measured['agreement']['measured']['agreement']:.0%}**",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"README default-run section lacks {missing}"
