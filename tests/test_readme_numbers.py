@@ -6,6 +6,7 @@ configuration is that preset's) and that every number quoted appears in the READ
 summary gives it.
 """
 import json
+import pytest
 from dataclasses import asdict
 from pathlib import Path
 
@@ -50,3 +51,15 @@ def test_readme_default_run_numbers_equal_the_committed_summary():
     ]
     missing = [q for q in quoted if q not in text]
     assert not missing, f"README default-run section lacks {missing}"
+@pytest.mark.parametrize("name", ["paper"])
+def test_readme_paper_grid_numbers_equal_the_committed_summary(name):
+    path = ROOT / "docs" / "results" / f"merger_phase_diagram_{name}.json"
+    if not path.exists():
+        pytest.fail(f"{path.name} is missing: the README quotes the paper grid")
+    s = json.loads(path.read_text())["summary"]
+    text = _section("**The paper grid**", "**Outputs**")
+    quoted = [f"{s['networks']} networks", f"log C = {s['fit']['log_C']:.2f}", f"**{s['agreement']:.0%}**",
+              f"**{s['agreement_constant_baseline']:.0%}** for a constant guess",
+              f"**{s['measured']['agreement']['measured']['agreement']:.0%}**"]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"README paper-grid section lacks {missing}"
