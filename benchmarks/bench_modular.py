@@ -1,7 +1,6 @@
 """Benchmark: ms per full-batch epoch of the last-position trainer vs the reference full-position forward.
 
     python -m benchmarks.bench_modular [--P 59] [--train-frac 0.3] [--epochs 30] [--rounds 5] [--threads 1]
-    python -m benchmarks.bench_modular --measurements [--P 59] [--rounds 5]
 
 One epoch = forward on the training split + float64 cross-entropy + backward + AdamW step
 (docs/experiments.md §6.1). The baseline is ``ModularTransformer.forward_full`` (attention, MLP
@@ -11,10 +10,8 @@ between the two so that load from other processes affects both alike; the report
 are medians over rounds of wall-clock and of process CPU time per epoch (with one thread
 the CPU figure is the one to trust on a shared machine), and the ratio full/last.
 
-``--measurements`` times instead what one checkpoint of ``validation.modular_addition``
-costs on top of training: the per-checkpoint merger measurements (``MergerRecorder``: five
-sites, sampled distance ratios, pair distances, Gini, weight norm) and one complete-linkage
-state count, each against one training epoch (docs/experiments.md §6.1).
+What the measurements of ``validation.modular_addition`` cost on top of training is timed by
+``benchmarks.bench_modular_measurements``.
 """
 from __future__ import annotations
 
@@ -28,9 +25,7 @@ import torch.nn.functional as F
 from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser, run_cli
 from rnn.modular.data import modular_addition_data
-from rnn.modular import mergers as mm
 from rnn.modular.transformer import ModularTransformer
-from validation.modular_addition.analysis import MergerRecorder, site_arrays
 
 PROG = "python -m benchmarks.bench_modular"
 
@@ -66,36 +61,6 @@ def ms_per_epoch(P: int, train_frac: float, epochs: int, rounds: int) -> dict[st
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-def measurement_ms(P: int, train_frac: float, rounds: int, *, pair_samples: int = 2000,
-                   distance_samples: int = 15_000) -> dict[str, float]:
-    """Median CPU ms of one training epoch, one checkpoint's merger measurements and one state count."""
-    data = modular_addition_data(P, train_frac, 0)
-    tokens = torch.as_tensor(data.tokens)
-    x, y = tokens[torch.as_tensor(data.train_mask)], torch.as_tensor(data.labels[data.train_mask])
-    model = ModularTransformer(P, seed=0)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98), weight_decay=1.0)
-    pairs = mm.sample_pairs(data.labels, data.train_mask, data.test_mask, n=pair_samples, seed=0)
-    recorder = MergerRecorder(P, data.labels, data.train_mask, data.test_mask, pairs=pairs,
-                              n_samples=distance_samples, linkage_epochs=set(), seed=0)
-    times: dict[str, list[float]] = {"train_epoch": [], "measurements": [], "state_count": []}
-    for _ in range(rounds):
-        cpu = time.process_time()
-        loss = F.cross_entropy(model(x).double(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        times["train_epoch"].append(1e3 * (time.process_time() - cpu))
-        with torch.no_grad():
-            _, cache = model.run_with_cache(tokens)
-        cpu = time.process_time()
-        recorder(0, model, cache)
-        times["measurements"].append(1e3 * (time.process_time() - cpu))
-        cpu = time.process_time()
-        recorder.record_states(0, site_arrays(cache, P))
-        times["state_count"].append(1e3 * (time.process_time() - cpu))
-    return {k: float(np.median(v)) for k, v in times.items()}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = ArgumentParser(prog=PROG, description="ms per epoch: last-position trainer vs full-position forward.")
     p.add_argument("--P", type=int, nargs="+", default=[59], help="moduli to time")
@@ -103,23 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30, help="epochs per timed round")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (median reported)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--measurements", action="store_true",
-                   help="time the per-checkpoint merger measurements and the state count against one epoch")
     args = p.parse_args(argv)
     torch.set_num_threads(check_int("threads", args.threads, minimum=1))
     epochs = check_int("epochs", args.epochs, minimum=1)
     rounds = check_int("rounds", args.rounds, minimum=1)
     for P in args.P:
         check_int("P", P, minimum=3)
-    if args.measurements:
-        print(f"threads={args.threads}; CPU ms, median of {rounds} rounds")
-        print(f"{'P':>4} {'epoch':>8} {'measure':>8} {'ratio':>6} {'states':>8} {'ratio':>6}")
-        for P in args.P:
-            t = measurement_ms(P, args.train_frac, rounds)
-            e = t["train_epoch"]
-            print(f"{P:>4} {e:>8.1f} {t['measurements']:>8.1f} {t['measurements'] / e:>6.1f} "
-                  f"{t['state_count']:>8.1f} {t['state_count'] / e:>6.1f}")
-        return 0
     print(f"threads={args.threads}; ms per epoch, median of {rounds} rounds x {epochs} epochs "
           "(train = forward+backward+AdamW on the train split; eval = forward on all P² inputs)")
     print(f"{'P':>4} {'n_train':>7} {'clock':>5} {'last train':>10} {'full train':>10} {'ratio':>6} "

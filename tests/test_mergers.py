@@ -120,3 +120,35 @@ def test_merger_metric_input_validation():
         mm.distance_ratio(np.ones((4, 2)), np.array([0, 0, 1, 1]), n_samples=0)
     with pytest.raises(ValueError, match="kappas"):
         mm.state_count(np.ones((4, 2)), np.array([0, 0, 1, 1]), [-0.1])
+
+
+def test_ratio_pairs_drawn_once_give_bit_identical_measurements():
+    """What MergerRecorder does (draw the ratios' pairs once) equals drawing them at every call, and each
+    sampled ratio equals the standalone function with the same seed; the drawn pairs have the right classes."""
+    data = modular_addition_data(13, 0.4, 2)
+    y = data.labels
+    samples = mm.draw_ratio_samples(y, data.train_mask, data.test_mask, n_samples=500, seed=4)
+    pairs = mm.sample_pairs(y, data.train_mask, data.test_mask, n=30, seed=1)
+    for H in (np.random.default_rng(5).normal(size=(169, 6)), np.eye(13)[y] + 0.1 * np.arange(169)[:, None]):
+        fresh = mm.site_measurements(H, y, data.train_mask, data.test_mask, pairs=pairs, n_samples=500, seed=4)
+        drawn = mm.site_measurements(H, y, data.train_mask, data.test_mask, pairs=pairs, n_samples=500, seed=4,
+                                     samples=samples)
+        assert {k: v for k, v in fresh.items() if k != "pair_distances"} == \
+            {k: v for k, v in drawn.items() if k != "pair_distances"}
+        for g in pairs:
+            np.testing.assert_array_equal(fresh["pair_distances"][g], drawn["pair_distances"][g])
+            np.testing.assert_array_equal(drawn["pair_distances"][g], mm.normalised_pair_distances(H, pairs[g]))
+        assert drawn["rho_train"] == mm.distance_ratio(H, y, data.train_mask, n_samples=500, seed=4)
+        assert drawn["rho_test_train"] == mm.cross_distance_ratio(H, y, data.test_mask, data.train_mask,
+                                                                  n_samples=500, seed=4)
+        assert drawn["M_test"] == mm.merging_score(H, y, data.test_mask, seed=4).M
+        assert drawn["assignment_accuracy"] == mm.assignment_accuracy(H, y, data.train_mask, data.test_mask)
+    test, train = y[data.test_mask], y[data.train_mask]
+    cross = samples.pairs["test_train"]
+    assert np.all(test[cross.i_same] == train[cross.j_same]) and np.all(test[cross.i_diff] != train[cross.j_diff])
+    within = samples.pairs["train"]
+    assert np.all(within.i_same != within.j_same) and np.all(train[within.i_same] == train[within.j_same])
+    with pytest.raises(ValueError, match="samples"):
+        mm.site_measurements(H, y, data.train_mask, data.test_mask, n_samples=400, seed=4, samples=samples)
+    with pytest.raises(ValueError, match="n_samples"):
+        mm.draw_ratio_samples(y, data.train_mask, data.test_mask, n_samples=0)

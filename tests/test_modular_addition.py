@@ -1,4 +1,5 @@
 """The modular-addition experiment package (validation/modular_addition/): CLI, results, replot, resume."""
+import copy
 import importlib
 import json
 import shutil
@@ -17,10 +18,12 @@ from rnn.modular import mergers as mm
 from rnn.modular.transformer import model_from_weights
 from validation.modular_addition import ExperimentConfig, load, run
 from validation.modular_addition.__main__ import PROG, build_parser, main, make_config
+from validation.common.runtime import torch_threads
 from validation.modular_addition.analysis import KAPPA
 
 TINY = ["--P", "11", "--max-epochs", "30", "--eval-every", "10", "--linkage-every", "10", "--pair-samples", "50",
-        "--distance-samples", "500", "--no-progress"]
+        "--distance-samples", "500", "--theory-pairs", "20", "--theory-fit-from", "initialisation",
+        "--theory-pooled-pairs", "4", "--theory-fit-pairs", "2", "--no-progress"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -55,6 +58,8 @@ def test_cli_end_to_end_writes_results(finished):
     arrays = np.load(out / "results.npz")
     epochs = arrays["epochs"]
     assert epochs[-1] == 30 and arrays["restricted_loss"].shape == epochs.shape
+    # every checkpoint of this run lies in the dense early phase, which the measurement gate always measures
+    np.testing.assert_array_equal(arrays["measure_epochs"], epochs)
     assert arrays["logits/pair_distances_agree_test_train"].shape == (epochs.size, 50)
     # Recompute the final pair distances from the saved final weights, independently of the package's
     # measurement code: rebuild the model, take the logits at '=', normalise by the RMS radius.
@@ -85,14 +90,68 @@ def test_cli_end_to_end_writes_results(finished):
     assert isinstance(config, ExperimentConfig) and config.train.max_epochs == 30 and config.pair_samples == 50
 
 
+def test_measured_theory_is_saved_and_agrees_with_the_final_weights(finished):
+    """The theory's H and Y at the last checkpoint, recomputed from the saved weights by plain numpy
+    (mlp_post's map to the logits is linear: dy = dh W_out W_U), and its summary."""
+    summary = json.loads((finished / "results.json").read_text())
+    arrays = np.load(finished / "results.npz")
+    theory = summary["measured_theory"]
+    assert theory["sites"] == ["resid_mid", "mlp_post"] and theory["N"] == 1
+    assert "no target force" in theory["not_applicable"]
+    i, j = arrays["theory_pairs"]
+    labels = arrays["labels"]
+    assert i.size == 40 and np.all(labels[i[:20]] == labels[j[:20]]) and np.all(labels[i[20:]] != labels[j[20:]])
+    np.testing.assert_array_equal(arrays["theory_pairs"][:, :20], arrays["pairs_agree_train_train"][:, :20])
+    np.testing.assert_array_equal(arrays["theory_S"], np.r_[np.zeros(20), np.full(20, 2.0)])
+    np.testing.assert_array_equal(arrays["theory_commuted"], (i // 11 == j % 11) & (i % 11 == j // 11))
+    final = model_from_weights({k[len("final/"):]: arrays[k] for k in arrays.files if k.startswith("final/")})
+    a, b = np.divmod(np.arange(121), 11)
+    with torch.no_grad():
+        _, cache = final.run_with_cache(torch.as_tensor(np.stack([a, b, np.full_like(a, 11)], axis=1)))
+    h = cache["mlp_post"].double().numpy()
+    W = {k: v.detach().double().numpy() for k, v in final.weight_dict().items()}
+    dy = (h[j] - h[i]) @ W["W_out"] @ W["W_U"][:, :11]
+    np.testing.assert_allclose(arrays["mlp_post/theory_H"][-1], np.sum((h[j] - h[i]) ** 2, axis=1), rtol=1e-10)
+    np.testing.assert_allclose(arrays["mlp_post/theory_Y"][-1], np.sum(dy ** 2, axis=1), rtol=1e-8)
+    y_tilde = np.eye(11)[labels[j]] - np.eye(11)[labels[i]]
+    np.testing.assert_allclose(arrays["mlp_post/theory_W"][-1], np.sum(dy * (dy - y_tilde), axis=1), rtol=1e-8,
+                               atol=1e-10)
+    for site in theory["sites"]:
+        block = theory["per_site"][site]
+        observed = arrays[f"{site}/theory_observed"]
+        d = np.concatenate([arrays[f"{site}/pair_distances_agree_train_train"][-1, :20],
+                            arrays[f"{site}/pair_distances_disagree_train_train"][-1, :20]])
+        np.testing.assert_array_equal(observed, d < theory["merge_threshold"])
+        assert block["observed_mergers"]["agreeing"] == int(observed[:20].sum())
+        assert block["observed_mergers"]["agreeing_commuted"] == int((observed & arrays["theory_commuted"]).sum())
+        assert block["fit_start_epoch"] == 0 and set(block["rate_free_auc_H2_over_Y"]) == set(theory["checkpoints"])
+        assert arrays[f"{site}/theory_predicted"].shape == (len(theory["checkpoints"]), 40)
+        if block["kappa_tau_y_over_tau_h"] is not None:  # eq. 7 never lets a disagreeing pair merge
+            assert not np.any(arrays[f"{site}/theory_predicted"][:, 20:])
+            c = block["checkpoints"]["initialisation"]["confusion_disagreeing_heldout"]
+            assert c["tp"] == c["fp"] == 0
+
+
+def test_labelled_dataset_names_the_theory_dimensions(finished):
+    pytest.importorskip("xarray")
+    from validation.modular_addition import load_dataset
+    ds = load_dataset(finished)
+    assert ds["resid_mid/theory_H"].dims == ("measured_checkpoint", "theory_pair")
+    assert ds["mlp_post/theory_predicted"].dims == ("theory_checkpoint", "theory_pair")
+    assert ds["logits/M_test"].dims == ("measured_checkpoint",)
+    assert list(ds["theory_checkpoint"].values) == list(json.loads(ds.attrs["measured_theory"])["checkpoints"])
+
+
 def test_replot_redraws_the_figures(finished, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(finished, out)
-    for stem in ("progress", "mergers"):
+    stems = ("progress", "mergers", "theory_predictions", "theory_trajectories_resid_mid",
+             "theory_trajectories_mlp_post")
+    for stem in stems:
         assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
         (out / f"{stem}.png").unlink()
     assert main(["--replot", str(out)]) == 0
-    assert (out / "mergers.png").is_file() and (out / "progress.png").is_file()
+    assert all((out / f"{stem}.png").is_file() for stem in stems)
 
 
 def _truncate(path):
@@ -162,12 +221,15 @@ def no_training(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--P", "2"], "P must be >= 3"), (["--P", "15"], "prime"),
-    (["--train-frac", "1.5"], "train_frac"), (["--train-frac", "0"], "train_frac"),
-    (["--weight-decay", "-1"], "weight_decay"),
-    (["--seed", "-1"], "--seed"), (["--data-seed", "-1"], "--data-seed"),
+    (["--P", "2"], "--P: P must be >= 3"), (["--P", "15"], "--P: P must be a prime"),
+    (["--train-frac", "1.5"], "--train-frac: train_frac"), (["--train-frac", "0"], "--train-frac: train_frac"),
+    (["--weight-decay", "-1"], "--weight-decay: weight_decay must be >= 0"),
+    (["--seed", "-1"], "--seed"), (["--data-seed", "-1"], "--data-seed"), (["--data-seed", "x"], "--data-seed"),
     (["--preset", "huge"], "--preset"), (["--replot", "/nonexistent"], "--replot"),
-    (["--threads", "-1"], "threads"), (["--pair-samples", "0"], "pair_samples"),
+    (["--threads", "-1"], "--threads"), (["--pair-samples", "0"], "--pair-samples: pair_samples"),
+    (["--theory-sites", "logits"], "--theory-sites: theory_sites"), (["--theory-pairs", "0"], "--theory-pairs"),
+    (["--merge-threshold", "0"], "--merge-threshold"), (["--measure-tolerance", "-1"], "--measure-tolerance"),
+    (["--measure-max-gap", "0"], "--measure-max-gap"), (["--theory-fit-from", "cleanup"], "--theory-fit-from"),
     (["--out", "/proc/x"], "--out"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, needle, capsys, tmp_path, monkeypatch,
@@ -203,6 +265,74 @@ def test_options_map_onto_the_embedded_trainer_config():
                    "--P", "--train-frac", "--weight-decay", "--max-epochs", "--eval-every", "--pair-samples",
                    "--distance-samples", "--save-checkpoints", "--replot", "--device", "--checkpoint-every"):
         assert option in help_text
+
+
+CHECKPOINTED = ["--P", "7", "--max-epochs", "40", "--eval-every", "10", "--dense-until", "0", "--linkage-every", "1000",
+                "--pair-samples", "10", "--distance-samples", "100", "--d-model", "16", "--d-mlp", "16",
+                "--n-heads", "1", "--d-head", "8", "--checkpoint-every", "20", "--theory-pairs", "4",
+                "--no-early-stop", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def saved_payload(tmp_path_factory):
+    """The last resume checkpoint a tiny run wrote (the run deletes the file once it has finished)."""
+    module = importlib.import_module("validation.modular_addition.run")
+    payloads, write = [], module.write_checkpoint
+    patch = pytest.MonkeyPatch()
+    patch.setattr(module, "write_checkpoint", lambda path, payload: (payloads.append(copy.deepcopy(payload)),
+                                                                     write(path, payload))[1])
+    patch.setattr(module, "draw", lambda *a, **k: [])
+    try:
+        with torch_threads(1):
+            assert main([*CHECKPOINTED, "--out", str(tmp_path_factory.mktemp("ckpt") / "run")]) == 0
+    finally:
+        patch.undo()
+    assert payloads and payloads[-1]["train"]["epoch"] == 20
+    return payloads[-1]
+
+
+def _set(*keys_and_value):
+    """A damage: ``payload[k1]...[kn] = value``."""
+    *keys, last, value = keys_and_value
+
+    def damage(payload):
+        for k in keys:
+            payload = payload[k]
+        payload[last] = value
+    return damage
+
+
+def _pop(*keys):
+    def damage(payload):
+        for k in keys[:-1]:
+            payload = payload[k]
+        payload.pop(keys[-1])
+    return damage
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (_set("version", 7), "format version 7"),
+    (_set("train", "version", 2), "training state of version 2"),
+    (_pop("train", "optimizer"), "lacks ['optimizer']"),
+    (_set("train", "params", "W_E", torch.zeros(3, 3)), "parameters are not those of the configured model"),
+    (_set("train", "epoch", 10 ** 6), "epoch must be <= 40"),
+    (lambda p: p["train"]["history"]["test_loss"].pop(), "history is not one record per checkpoint"),
+    (_pop("recorder", "scalars"), "measurement history incomplete"),
+    (lambda p: p["recorder"]["measure_epochs"].append(30), "measurement history inconsistent"),
+    (lambda p: p["train"]["history"]["epoch"].__setitem__(1, 11), "measurement and training histories disagree"),
+])
+def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line_naming_it(saved_payload, damage, needle, tmp_path,
+                                                                           capsys, no_training):
+    payload = copy.deepcopy(saved_payload)
+    damage(payload)
+    out = tmp_path / "run"
+    out.mkdir()
+    path = out / "checkpoint.pt"
+    importlib.import_module("validation.modular_addition.run").write_checkpoint(path, payload)
+    before = path.read_bytes()
+    err = cli_error([*CHECKPOINTED, "--out", str(out)], capsys)
+    assert str(path) in err and needle in err
+    assert path.read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
 
 
 RESUME = ["--P", "11", "--max-epochs", "150", "--eval-every", "10", "--dense-until", "0", "--linkage-every", "1000",

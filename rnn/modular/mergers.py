@@ -33,15 +33,20 @@ PAIR_GROUPS = ("agree_train_train", "disagree_train_train", "agree_test_train")
 KAPPAS = (0.05, 0.1, 0.3)
 
 
+def _mask(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != labels.shape:
+        raise ValueError(f"mask must have shape {labels.shape} (got {mask.shape})")
+    return mask
+
+
 def _rows(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     H = np.asarray(H, dtype=np.float64)
     labels = np.asarray(labels)
     if H.ndim != 2 or labels.shape != (H.shape[0],):
         raise ValueError(f"H must be (N, D) and labels (N,) (got {H.shape} and {labels.shape})")
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != labels.shape:
-            raise ValueError(f"mask must have shape {labels.shape} (got {mask.shape})")
+        mask = _mask(mask, labels)
         H, labels = H[mask], labels[mask]
     if H.shape[0] < 2:
         raise ValueError(f"the subset must contain at least 2 rows (got {H.shape[0]})")
@@ -70,7 +75,11 @@ def variance_ratio(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = 
     """
     H, labels = _rows(H, labels, mask)
     H = H - H.mean(axis=0)
-    total = np.sum(H ** 2)
+    return _centred_variance_ratio(H, np.sum(H ** 2), labels)
+
+
+def _centred_variance_ratio(H: np.ndarray, total: float, labels: np.ndarray) -> float:
+    """``variance_ratio`` of rows ``H`` already centred on their mean, with ``total = Σ ‖h_i − μ‖²``."""
     sums, counts = _class_sums(H, labels)
     between = np.sum(sums ** 2 / counts[:, None])   # Σ_c n_c ‖μ_c − μ‖²; within = total − between
     return float(max(total - between, 0.0) / total) if total > 0 else float("nan")
@@ -92,9 +101,17 @@ def merging_score(H: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = N
     bias ``E[R] ≈ 1 − (n_classes − 1)/(|S| − 1)``)."""
     n_permutations = check_int("n_permutations", n_permutations, minimum=1)
     H, labels = _rows(H, labels, mask)
+    return _merging_score(H, labels, n_permutations, seed)
+
+
+def _merging_score(H: np.ndarray, labels: np.ndarray, n_permutations: int, seed: int) -> MergingScore:
+    """``merging_score`` of the rows ``H`` of one subset."""
     rng = np.random.default_rng(seed)
-    R = variance_ratio(H, labels)
-    R_perm = float(np.mean([variance_ratio(H, rng.permutation(labels)) for _ in range(n_permutations)]))
+    H = H - H.mean(axis=0)  # permuting the labels changes neither the mean nor the total: centre once
+    total = np.sum(H ** 2)
+    R = _centred_variance_ratio(H, total, labels)
+    R_perm = float(np.mean([_centred_variance_ratio(H, total, rng.permutation(labels))
+                            for _ in range(n_permutations)]))
     return MergingScore(M=1.0 - R / R_perm, R=R, R_perm=R_perm)
 
 
@@ -126,10 +143,21 @@ def _paired_distances(X: np.ndarray, i: np.ndarray, Y: np.ndarray, j: np.ndarray
                            for s in range(0, i.size, chunk)])
 
 
-def _sampled_means(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.ndarray, same_set: bool,
-                   n_samples: int, rng: np.random.Generator) -> tuple[float, float]:
-    """Unbiased estimates of the same-class and different-class pair means of ``X × Y`` from
-    ``n_samples`` uniform pairs of each kind (stratified: same-class pairs are rare)."""
+@dataclass(frozen=True)
+class SampledPairs:
+    """Row pairs of ``X × Y`` drawn by ``_sample_pairs``: same-class ``(i_same, j_same)`` and
+    different-class ``(i_diff, j_diff)``, ``n_samples`` each (indices into the subsets' rows)."""
+
+    i_same: np.ndarray
+    j_same: np.ndarray
+    i_diff: np.ndarray
+    j_diff: np.ndarray
+
+
+def _sample_pairs(lx: np.ndarray, ly: np.ndarray, same_set: bool, n_samples: int,
+                  rng: np.random.Generator) -> SampledPairs:
+    """``n_samples`` uniform same-class and as many uniform different-class pairs of rows of ``X × Y``
+    with labels ``lx``, ``ly`` (stratified: same-class pairs are rare). Depends on the labels only."""
     classes = np.intersect1d(lx, ly)
     order_x, order_y = np.argsort(lx, kind="stable"), np.argsort(ly, kind="stable")
     start_x = np.searchsorted(lx[order_x], classes)
@@ -146,12 +174,17 @@ def _sampled_means(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.ndarray,
     i_diff = np.empty(0, dtype=np.int64)
     j_diff = np.empty(0, dtype=np.int64)
     while i_diff.size < n_samples:  # rejection sampling of uniform different-class pairs
-        i = rng.integers(X.shape[0], size=2 * n_samples)
-        j = rng.integers(Y.shape[0], size=2 * n_samples)
+        i = rng.integers(lx.size, size=2 * n_samples)
+        j = rng.integers(ly.size, size=2 * n_samples)
         ok = lx[i] != ly[j]
         i_diff, j_diff = np.concatenate([i_diff, i[ok]]), np.concatenate([j_diff, j[ok]])
-    same = _paired_distances(X, i_same, Y, j_same).mean()
-    diff = _paired_distances(X, i_diff[:n_samples], Y, j_diff[:n_samples]).mean()
+    return SampledPairs(i_same, j_same, i_diff[:n_samples], j_diff[:n_samples])
+
+
+def _sampled_means(X: np.ndarray, Y: np.ndarray, pairs: SampledPairs) -> tuple[float, float]:
+    """Unbiased estimates of the same-class and different-class pair means of ``X × Y`` from sampled pairs."""
+    same = _paired_distances(X, pairs.i_same, Y, pairs.j_same).mean()
+    diff = _paired_distances(X, pairs.i_diff, Y, pairs.j_diff).mean()
     return same, diff
 
 
@@ -176,20 +209,62 @@ def cross_distance_ratio(H: np.ndarray, labels: np.ndarray, from_mask: np.ndarra
 
 
 def _same_over_different(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.ndarray, within: bool,
-                         n_samples: int | None, seed: int, chunk: int) -> float:
-    """Mean same-class over mean different-class distance between rows of X and Y: exact or sampled."""
+                         n_samples: int | None, seed: int, chunk: int, drawn: SampledPairs | None = None) -> float:
+    """Mean same-class over mean different-class distance between rows of X and Y: exact, or sampled
+    (from the pairs ``drawn`` in advance by ``draw_ratio_samples`` if given, else drawn now)."""
     if n_samples is None:
         same, diff = _exact_means(X, lx, Y, ly, within, check_int("chunk", chunk, minimum=1))
     else:
-        n_samples = check_int("n_samples", n_samples, minimum=1)
-        same, diff = _sampled_means(X, lx, Y, ly, within, n_samples, np.random.default_rng(seed))
+        if drawn is None:
+            n_samples = check_int("n_samples", n_samples, minimum=1)
+            drawn = _sample_pairs(lx, ly, within, n_samples, np.random.default_rng(seed))
+        same, diff = _sampled_means(X, Y, drawn)
     return float(same / diff)
+
+
+#: the subsets of the distance ratios of ``site_measurements``: (within a subset, or test→train)
+RATIO_SUBSETS = ("train", "test", "all", "test_train")
+
+
+@dataclass(frozen=True)
+class RatioSamples:
+    """The pairs that ``site_measurements`` samples for its distance ratios, drawn once.
+
+    They depend only on the labels, the masks, ``n_samples`` and ``seed`` (not on the
+    representation), so a recorder that measures every checkpoint with the same seed draws
+    them once (``draw_ratio_samples``) instead of at every call: the ratios are bit-identical.
+    ``pairs`` maps each of ``RATIO_SUBSETS`` to its ``SampledPairs``.
+    """
+
+    n_samples: int
+    seed: int
+    n_rows: int
+    pairs: dict[str, SampledPairs]
+
+
+def draw_ratio_samples(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, *, n_samples: int,
+                       seed: int = 0) -> RatioSamples:
+    """The sampled pairs of ``site_measurements(..., n_samples=n_samples, seed=seed)`` for these labels and masks."""
+    n_samples = check_int("n_samples", n_samples, minimum=1)
+    labels = np.asarray(labels)
+    all_mask = np.ones(labels.shape, dtype=bool)
+    subsets = {name: labels[_mask(mask, labels)] for name, mask in
+               (("train", train_mask), ("test", test_mask), ("all", all_mask))}
+    pairs = {name: _sample_pairs(lx, lx, True, n_samples, np.random.default_rng(seed)) for name, lx in subsets.items()}
+    pairs["test_train"] = _sample_pairs(subsets["test"], subsets["train"], False, n_samples,
+                                        np.random.default_rng(seed))
+    return RatioSamples(n_samples=n_samples, seed=int(seed), n_rows=int(labels.size), pairs=pairs)
 
 
 def assignment_accuracy(H: np.ndarray, labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray) -> float:
     """Fraction of test points whose nearest train-class centroid is their own class (docs/experiments.md §5.2 item 3)."""
     X, lx = _rows(H, labels, train_mask)
     Y, ly = _rows(H, labels, test_mask)
+    return _assignment_accuracy(X, lx, Y, ly)
+
+
+def _assignment_accuracy(X: np.ndarray, lx: np.ndarray, Y: np.ndarray, ly: np.ndarray) -> float:
+    """``assignment_accuracy`` of test rows ``Y`` against train rows ``X``."""
     classes = np.unique(lx)
     sums, counts = _class_sums(X, lx)
     means = sums / counts[:, None]
@@ -263,6 +338,11 @@ def normalised_pair_distances(H: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return _paired_distances(H, pairs[0], H, pairs[1]) / representation_scale(H)
 
 
+def _normalised_pair_distances(H: np.ndarray, pairs: np.ndarray, r: float) -> np.ndarray:
+    """``normalised_pair_distances`` of float64 ``H`` whose ``representation_scale`` ``r`` is known."""
+    return _paired_distances(H, pairs[0], H, pairs[1]) / r
+
+
 def merged_fraction(distances: np.ndarray, kappa: float = 0.1) -> np.ndarray:
     """Fraction of pairs with normalised distance ``< κ`` (along the last axis)."""
     check_positive("kappa", kappa)
@@ -286,7 +366,8 @@ def theory_permits_merger(label_i: np.ndarray, label_j: np.ndarray) -> np.ndarra
 
 def site_measurements(H: np.ndarray, labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, *,
                       pairs: dict[str, np.ndarray] | None = None, n_samples: int | None = 15_000,
-                      n_permutations: int = 5, seed: int = 0) -> dict[str, object]:
+                      n_permutations: int = 5, seed: int = 0,
+                      samples: RatioSamples | None = None) -> dict[str, object]:
     """All per-checkpoint measurements of one site (docs/experiments.md §5.2 items 1, 2, 3, 5 and r(t)).
 
     Keys: ``r``; ``M_train``, ``M_test``, ``M_all``, ``R_train``, ``R_test``, ``R_all``;
@@ -294,17 +375,30 @@ def site_measurements(H: np.ndarray, labels: np.ndarray, train_mask: np.ndarray,
     ``assignment_accuracy``; and ``pair_distances`` (dict group → normalised distances) when
     ``pairs`` is given. Distance ratios are exact if ``n_samples`` is None, else estimated from
     ``n_samples`` same-class plus as many different-class pairs drawn with ``seed`` (the same
-    index pairs at every checkpoint when the seed is fixed). The state count
-    (item 4) is separate (``state_count``) because complete linkage costs seconds.
+    index pairs at every checkpoint when the seed is fixed); ``samples`` (from
+    ``draw_ratio_samples`` with the same labels, masks, ``n_samples`` and ``seed``) supplies those
+    pairs drawn in advance, with the same result. The state count (item 4) is separate
+    (``state_count``) because complete linkage costs seconds.
     """
-    out: dict[str, object] = {"r": representation_scale(H)}
-    all_mask = np.ones(np.shape(labels), dtype=bool)
-    for name, mask in (("train", train_mask), ("test", test_mask), ("all", all_mask)):
-        score = merging_score(H, labels, mask, n_permutations=n_permutations, seed=seed)
+    n_permutations = check_int("n_permutations", n_permutations, minimum=1)
+    H, labels = _rows(H, labels, None)
+    if samples is not None and (n_samples is None or (samples.n_samples, samples.seed, samples.n_rows)
+                                != (n_samples, seed, labels.size)):
+        raise ValueError(f"samples were drawn for n_samples={samples.n_samples}, seed={samples.seed} and "
+                         f"{samples.n_rows} rows, not n_samples={n_samples}, seed={seed} and {labels.size} rows")
+    drawn = {} if samples is None else samples.pairs
+    r = representation_scale(H)
+    out: dict[str, object] = {"r": r}
+    subsets = {name: _rows(H, labels, mask) for name, mask in
+               (("train", train_mask), ("test", test_mask), ("all", np.ones(labels.shape, dtype=bool)))}
+    for name, (X, lx) in subsets.items():
+        score = _merging_score(X, lx, n_permutations, seed)
         out[f"M_{name}"], out[f"R_{name}"] = score.M, score.R
-        out[f"rho_{name}"] = distance_ratio(H, labels, mask, n_samples=n_samples, seed=seed)
-    out["rho_test_train"] = cross_distance_ratio(H, labels, test_mask, train_mask, n_samples=n_samples, seed=seed)
-    out["assignment_accuracy"] = assignment_accuracy(H, labels, train_mask, test_mask)
+        out[f"rho_{name}"] = _same_over_different(X, lx, X, lx, True, n_samples, seed, 1024, drawn.get(name))
+    (X_test, l_test), (X_train, l_train) = subsets["test"], subsets["train"]
+    out["rho_test_train"] = _same_over_different(X_test, l_test, X_train, l_train, False, n_samples, seed, 1024,
+                                                 drawn.get("test_train"))
+    out["assignment_accuracy"] = _assignment_accuracy(X_train, l_train, X_test, l_test)
     if pairs is not None:
-        out["pair_distances"] = {g: normalised_pair_distances(H, p) for g, p in pairs.items()}
+        out["pair_distances"] = {g: _normalised_pair_distances(H, p, r) for g, p in pairs.items()}
     return out

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +152,45 @@ class TrainResult:
 
 STATE_VERSION = 1
 """Format version of the ``train`` state dictionaries (``on_state`` / ``resume``)."""
+STATE_KEYS = ("version", "epoch", "next_state", "params", "optimizer", "scheduler", "history", "snapshots",
+              "status", "message", "grok_epoch", "stop_at")
+HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
+
+
+def check_state(state: Any, config: ModularConfig) -> None:
+    """Refuse a resume state that ``train(config, resume=state)`` could not continue exactly.
+
+    A ``ValueError`` says what is wrong: not a dict, another format version, a missing
+    entry, an epoch outside ``[0, max_epochs]``, parameters that are not the model's (names
+    or shapes), or histories of different lengths that do not end at the state's epoch.
+    Nothing is loaded before the whole state has passed.
+    """
+    if not isinstance(state, Mapping):
+        raise ValueError(f"training state must be a dict (got {type(state).__name__})")
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(f"training state of version {state.get('version')!r}, expected {STATE_VERSION}")
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise ValueError(f"training state lacks {missing}")
+    epoch = check_int("training state epoch", state["epoch"], minimum=0, maximum=config.max_epochs)
+    model = ModularTransformer(config.P, d_model=config.d_model, n_heads=config.n_heads, d_head=config.d_head,
+                               d_mlp=config.d_mlp)  # for the parameter names and shapes only
+    params = state["params"]
+    expected = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    if not isinstance(params, Mapping) or set(params) != set(expected) or any(
+            not isinstance(params[n], torch.Tensor) or tuple(params[n].shape) != shape
+            for n, shape in expected.items()):
+        raise ValueError("training state's parameters are not those of the configured model (names or shapes)")
+    history = state["history"]
+    if (not isinstance(history, Mapping) or set(history) != set(HISTORY_KEYS)
+            or len({len(history[k]) for k in HISTORY_KEYS}) != 1 or not history["epoch"]
+            or int(history["epoch"][-1]) != epoch):
+        raise ValueError(f"training state's history is not one record per checkpoint up to epoch {epoch}")
+    optimizer = state["optimizer"]
+    if not isinstance(optimizer, Mapping) or not {"state", "param_groups"} <= set(optimizer):
+        raise ValueError("training state's optimizer entry is not an AdamW state dict")
+    if not isinstance(state["snapshots"], list):
+        raise ValueError("training state's snapshots are not a list")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -208,8 +247,7 @@ def train(config: ModularConfig, *,
     status, message, grok_epoch, stop_at = "capped", f"reached max_epochs={config.max_epochs}", None, None
     first_epoch, next_state = 0, state_every
     if resume is not None:
-        if resume.get("version") != STATE_VERSION:
-            raise ValueError(f"training state of version {resume.get('version')!r}, expected {STATE_VERSION}")
+        check_state(resume, config)
         with torch.no_grad():
             for name, p in model.named_parameters():
                 p.copy_(resume["params"][name])

@@ -36,10 +36,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from interaction.checks import check_int
+from interaction.checks import check_choice, check_int
 
 SITES = ("resid_mid", "mlp_post", "mlp_out", "resid_post", "logits")
 """The representation sites at ``=`` used by the merger measurements (docs/experiments.md §5.2)."""
+DOWNSTREAM_SITES = ("resid_mid", "mlp_pre", "mlp_post", "mlp_out", "resid_post", "logits")
+"""The activations at ``=`` after attention, in computation order: each is a function of the previous
+one (and of ``resid_mid`` through the residual connection around the MLP); see ``ModularTransformer.downstream``."""
 
 
 class ModularTransformer(nn.Module):
@@ -91,15 +94,47 @@ class ModularTransformer(nn.Module):
         pattern = torch.softmax(torch.einsum("bhe,bphe->bhp", q, k) / math.sqrt(self.d_head), dim=-1)
         z = torch.einsum("bhp,bphe->bhe", pattern, v)
         resid_mid = x_last + z.flatten(1) @ self.W_O.flatten(0, 1)
-        mlp_pre = resid_mid @ self.W_in + self.b_in
-        mlp_post = torch.relu(mlp_pre)
-        mlp_out = mlp_post @ self.W_out + self.b_out
-        resid_post = resid_mid + mlp_out
-        logits = resid_post @ self.W_U
         if cache is not None:
-            cache.update(attn_pattern=pattern, resid_mid=resid_mid, mlp_pre=mlp_pre, mlp_post=mlp_post,
-                         mlp_out=mlp_out, resid_post=resid_post, logits=logits)
-        return logits
+            cache.update(attn_pattern=pattern, resid_mid=resid_mid)
+        return self._after(0, resid_mid, resid_mid, cache)
+
+    def _after(self, stage: int, x: torch.Tensor, resid_mid: torch.Tensor,
+               cache: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """Run the layer from ``DOWNSTREAM_SITES[stage]`` (holding ``x``) to the logits; ``resid_mid``
+        feeds the residual connection around the MLP."""
+        for site in DOWNSTREAM_SITES[stage + 1:]:
+            if site == "mlp_pre":
+                x = x @ self.W_in + self.b_in
+            elif site == "mlp_post":
+                x = torch.relu(x)
+            elif site == "mlp_out":
+                x = x @ self.W_out + self.b_out
+            elif site == "resid_post":
+                x = resid_mid + x
+            else:
+                x = x @ self.W_U
+            if cache is not None:
+                cache[site] = x
+        return x
+
+    def downstream(self, site: str, h: torch.Tensor, resid_mid: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, P+1)`` at ``=`` as a function of the activation ``h`` ``(B, ·)`` at ``site``.
+
+        The map "from the site to the read-out" of the interaction theory (docs/theory.md §1.4:
+        ``y(h)``). For ``mlp_pre``, ``mlp_post`` and ``mlp_out`` the residual connection around
+        the MLP also carries ``resid_mid``, which ``h`` does not determine: it must be given and is
+        held fixed (it adds a constant to the logits, so the Jacobian does not depend on it). For
+        ``resid_mid`` itself, ``resid_post`` and ``logits`` it is not used. The forward pass runs
+        through the same code from ``resid_mid``, so the two cannot drift apart.
+        """
+        check_choice("site", site, DOWNSTREAM_SITES)
+        stage = DOWNSTREAM_SITES.index(site)
+        needs_skip = 0 < stage < DOWNSTREAM_SITES.index("resid_post")
+        if needs_skip and resid_mid is None:
+            raise ValueError(f"resid_mid must be given for site {site!r} (the residual connection bypasses it)")
+        if site == "resid_mid":
+            resid_mid = h
+        return self._after(stage, h, resid_mid, None)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, P+1)`` at the last position for integer ``tokens`` ``(B, 3)``."""

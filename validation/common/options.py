@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -24,7 +25,7 @@ from typing import Any
 from interaction.cliutil import CHOICES, CLI, HELP, PARSE, help_field, parse_seed
 
 __all__ = ["help_field", "parse_seed", "add_config_options", "add_alias_options", "config_from_args",
-           "config_from_dict", "given_options", "replace_paths"]
+           "config_from_dict", "given_options", "name_option", "replace_paths"]
 
 
 def _strip_optional(tp: Any) -> Any:
@@ -89,6 +90,15 @@ def _walk(cls: type, prefix: tuple[str, ...] = ()):
 def option_name(path: tuple[str, ...]) -> str:
     """``--batch-size`` for ``('train', 'batch_size')``: embedded configs share one flat option namespace."""
     return "--" + path[-1].replace("_", "-")
+
+
+def name_option(message: str, cls: type) -> str:
+    """``'seed must be >= 0'`` -> ``'--seed: seed must be >= 0'`` when the message starts with the name of a
+    leaf field of config dataclass ``cls``: a config check names the field, the user typed the option."""
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
+    if match and any(path[-1] == match.group(1) for path, _, _ in _walk(cls)):
+        return f"{option_name((match.group(1),))}: {message}"
+    return message
 
 
 def _dest(path: tuple[str, ...]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from interaction.artifacts import check_output_dir
 from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser, run_cli
-from validation.common.options import add_config_options, config_from_args, replace_paths
+from validation.common.options import add_config_options, config_from_args, name_option, replace_paths
 from validation.common.runtime import use_headless_matplotlib
 
 from validation.modular_addition.config import PRESET_HELP, PRESETS, ExperimentConfig, preset
@@ -41,7 +41,8 @@ def build_parser() -> ArgumentParser:
                            help="torch CPU threads (0: torch's default). One thread per job is fastest on a shared "
                                 "or 2-core machine; oversubscribed OpenMP threads can be 10x slower")
     execution.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                           help="where the transformer is trained (measurements run on the CPU)")
+                           help="where the transformer is trained and the theory's Jacobian-vector products run "
+                                "(the merger metrics run on the CPU)")
     execution.add_argument("--save-checkpoints", action="store_true",
                            help="also write every weight snapshot (float32) to checkpoints.npz")
     execution.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -53,10 +54,13 @@ def build_parser() -> ArgumentParser:
 
 
 def make_config(args: argparse.Namespace) -> ExperimentConfig:
-    """The preset with every option given on the command line replaced."""
-    config = config_from_args(args, preset(args.preset))
-    if args.no_early_stop:
-        config = replace_paths(config, {("train", "stop_test_acc"): None})
+    """The preset with every option given on the command line replaced; a bad value names its option."""
+    try:
+        config = config_from_args(args, preset(args.preset))
+        if args.no_early_stop:
+            config = replace_paths(config, {("train", "stop_test_acc"): None})
+    except ValueError as exc:
+        raise ValueError(name_option(str(exc), ExperimentConfig)) from None
     return config
 
 
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_dir(args.replot, option="--replot")  # the figures are rewritten there
         replot(args.replot)  # validates the results files: one line naming a bad one
         return 0
-    threads = check_int("threads", args.threads, minimum=0) or None
+    threads = check_int("--threads", args.threads, minimum=0) or None
     config = make_config(args)
     out = args.out or Path("runs") / "modular_addition" / f"{args.preset}_seed{config.seed}"
     command = " ".join([PROG, *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
@@ -82,7 +86,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{s['status']}: {s['message']}{resumed}; final test acc {s['final']['test_acc']:.4f}; "
           f"key frequencies {list(map(int, s['key_frequencies']['used']))}; phases {phases['memorisation_end']}/"
           f"{phases['cleanup_start']}/{phases['cleanup_end']}; wrote {out}")
+    for line in theory_lines(s["measured_theory"]):
+        print(line)
     return 0 if s["status"] != "diverged" else 1
+
+
+def theory_lines(theory: dict) -> list[str]:
+    """One line per theory site: the rate ratio, the observed mergers, eq. 7 and the rate-free AUC at the phases."""
+    lines = []
+    names = list(theory["checkpoints"])
+    for site in theory["sites"]:
+        b = theory["per_site"][site]
+        kappa = b["kappa_tau_y_over_tau_h"]
+        fit = "no rate fit" if kappa is None else \
+            f"kappa=tau_y/tau_h {kappa:.3g}{'' if b['pooled_fit']['success'] else ' (fit flagged)'}"
+        accuracy = "" if kappa is None else " eq.7 held-out accuracy " + "/".join(
+            f"{b['checkpoints'][n]['heldout_agreeing_accuracy']:.2f}" for n in names) + ";"
+        auc = "/".join(f"{b['rate_free_auc_H2_over_Y'][n]:.2f}" for n in names)
+        m = b["observed_mergers"]
+        lines.append(f"theory at {site}: {fit}; merged {m['agreeing']}/{b['pairs']['agreeing']} agreeing "
+                     f"({m['agreeing_commuted']} of them (a,b)/(b,a)), {m['disagreeing']}/{b['pairs']['disagreeing']} "
+                     f"disagreeing (d/r < {theory['merge_threshold']});{accuracy} AUC(H^2/Y) {auc} at "
+                     f"{'/'.join(names)}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Measurements of a modular-addition run, arrays in, summary out.
 
 * ``MergerRecorder`` — the per-checkpoint measurements (docs/experiments.md §5.2): merger
-  scalars per site, pair distances, complete-linkage state counts on a sparser schedule,
-  Gini and weight norm; its history is plain lists (``state`` / ``load_state`` for resume).
+  scalars per site, pair distances and the interaction theory's pair quantities
+  (``rnn.modular.pair_theory``) at the checkpoints that ``MeasurementGate`` selects (every one
+  in the dense early phase, elsewhere only where the loss curves move), complete-linkage state
+  counts on a sparser schedule, Gini and weight norm at every checkpoint; its history is plain
+  lists (``state`` / ``load_state`` for resume).
 * ``final_analysis`` — after training, from the final activations and weights: the key
   frequencies under all three rules, restricted/excluded loss at every snapshot, the phase
   boundaries, the mechanistic checks, the final site measurements and the merger summary
-  with the interaction theory's prediction per pair group (docs/theory.md §2.6).
+  with the interaction theory's prediction per pair group (docs/theory.md §2.6). The theory
+  measured on the transformer is analysed by ``validation.modular_addition.theory``.
 
 A new per-checkpoint metric is one more key in ``SCALAR_KEYS`` (computed by
 ``rnn.modular.mergers.site_measurements``) or one more entry in ``MergerRecorder.progress``;
@@ -15,22 +19,28 @@ a new final quantity is one more entry of ``final_analysis``'s summary.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from interaction.checks import check_int, check_nonnegative
 from rnn.modular import mergers as mm
+from rnn.modular import pair_theory
 from rnn.modular import progress as pm
 from rnn.modular.data import ModularAdditionData
+from rnn.modular.train import loss_and_accuracy
 from rnn.modular.transformer import SITES, model_from_weights
 
 KAPPA = 0.1  # merged-pair threshold reported in results.json (docs/experiments.md §5.2 uses 0.05, 0.1, 0.3)
 SCALAR_KEYS = ("r", "M_train", "M_test", "M_all", "R_train", "R_test", "R_all", "rho_train", "rho_test",
                "rho_all", "rho_test_train", "assignment_accuracy")
 PROGRESS_KEYS = ("weight_norm_sq", "gini_embedding", "gini_neuron_logit")
+THEORY_KEYS = ("H", "Y", "W", "taylor_ratio")  # per pair and measured checkpoint (rnn.modular.pair_theory)
 
 
 def site_arrays(model_cache: Mapping[str, torch.Tensor], P: int) -> dict[str, np.ndarray]:
@@ -48,20 +58,91 @@ def linkage_schedule(epochs: np.ndarray, every: int) -> set[int]:
     return chosen
 
 
+def gate_stats(train_loss: float, test_loss: float, test_acc: float) -> tuple[float, float, float]:
+    """What ``MeasurementGate`` compares: ``(log10 train loss, log10 test loss, test accuracy)``."""
+    tiny = np.finfo(np.float64).tiny  # a loss that rounds to 0 stays finite on the log scale
+    return float(np.log10(max(train_loss, tiny))), float(np.log10(max(test_loss, tiny))), float(test_acc)
+
+
+@dataclass(frozen=True)
+class MeasurementGate:
+    """Which checkpoints get the merger and theory measurements: a sparser schedule where the curves are flat.
+
+    Every checkpoint up to ``dense_until`` epochs (memorisation happens there) and the first
+    one; after that a checkpoint is measured only if, since the last measured one, ``log10``
+    of the train or test loss or the test accuracy moved by at least ``tolerance``, or
+    ``max_gap`` epochs have passed. ``tolerance = 0`` measures every checkpoint. Training draws
+    no random numbers and the losses are a function of the weights, so the schedule is
+    reproducible and a resumed run makes the same choices.
+    """
+
+    dense_until: int
+    tolerance: float
+    max_gap: int
+
+    def __post_init__(self) -> None:
+        check_int("dense_until", self.dense_until, minimum=0)
+        check_nonnegative("tolerance", self.tolerance)
+        check_int("max_gap", self.max_gap, minimum=1)
+
+    def due(self, epoch: int, stats: tuple[float, float, float], last: tuple[int, float, float, float] | None) -> bool:
+        """``stats = (log10 train loss, log10 test loss, test accuracy)`` now; ``last`` = epoch and stats
+        of the last measured checkpoint (None: nothing measured yet)."""
+        if last is None or epoch <= self.dense_until or epoch - last[0] >= self.max_gap:
+            return True
+        return any(abs(now - then) >= self.tolerance for now, then in zip(stats, last[1:]))
+
+    def select(self, epochs: np.ndarray, train_loss: np.ndarray, test_loss: np.ndarray,
+               test_acc: np.ndarray) -> np.ndarray:
+        """The checkpoints (boolean mask over ``epochs``) that ``due`` picks along a run's history
+        (``MergerRecorder`` also measures the last checkpoint, which this does not add)."""
+        chosen, last = np.zeros(len(epochs), dtype=bool), None
+        for k, epoch in enumerate(epochs):
+            stats = gate_stats(train_loss[k], test_loss[k], test_acc[k])
+            if self.due(int(epoch), stats, last):
+                chosen[k], last = True, (int(epoch), *stats)
+        return chosen
+
+
 class MergerRecorder:
-    """``on_checkpoint`` callback of ``rnn.modular.train``: merger measurements, Gini and weight norm."""
+    """``on_checkpoint`` callback of ``rnn.modular.train``: merger and theory measurements, Gini and weight norm.
+
+    At every checkpoint: the weight norm and the Gini coefficients (cheap), and the state
+    count at ``linkage_epochs``. At the checkpoints that ``gate`` selects (every checkpoint if
+    None): the merger scalars and pair distances of every site and, for ``theory_sites``, the
+    pair quantities of the interaction theory (``rnn.modular.pair_theory``) of
+    ``theory_pairs`` ``(2, K)`` (agreeing train–train pairs first, then disagreeing ones), all
+    from the checkpoint's own forward pass. ``measure`` does the gated part at any checkpoint.
+    """
 
     def __init__(self, P: int, labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, *,
-                 pairs: dict[str, np.ndarray], n_samples: int, linkage_epochs: set[int], seed: int):
+                 pairs: dict[str, np.ndarray], n_samples: int, linkage_epochs: set[int], seed: int,
+                 gate: MeasurementGate | None = None, theory_sites: Sequence[str] = (),
+                 theory_pairs: np.ndarray | None = None):
         self.P, self.labels, self.train_mask, self.test_mask = P, labels, train_mask, test_mask
         self.pairs, self.n_samples, self.linkage_epochs, self.seed = pairs, n_samples, linkage_epochs, seed
+        self.gate, self.theory_sites = gate, tuple(theory_sites)
+        if self.theory_sites and theory_pairs is None:
+            raise ValueError("theory_pairs must be given with theory_sites")
+        self.theory_pairs = theory_pairs
+        # the distance ratios' sampled pairs depend on the labels only: draw them once, not per call
+        self.samples = mm.draw_ratio_samples(labels, train_mask, test_mask, n_samples=n_samples, seed=seed)
         self.epochs: list[int] = []
+        self.measure_epochs: list[int] = []
+        self.last: tuple[int, float, float, float] | None = None
         self.scalars = {s: {k: [] for k in SCALAR_KEYS} for s in SITES}
         self.pair_distances = {s: {g: [] for g in pairs} for s in SITES}
+        self.theory = {s: {q: [] for q in THEORY_KEYS} for s in self.theory_sites}
         self.progress = {k: [] for k in PROGRESS_KEYS}
         self.states: dict[str, Any] = {"epoch": [], **{s: {"n_states": [], "purity": []} for s in SITES}}
+        self.seconds = 0.0  # wall-clock time spent in the callback (not part of the state)
 
     def __call__(self, epoch: int, model, cache: Mapping[str, torch.Tensor]) -> None:
+        started = time.perf_counter()
+        self._record(epoch, model, cache)
+        self.seconds += time.perf_counter() - started
+
+    def _record(self, epoch: int, model, cache: Mapping[str, torch.Tensor]) -> None:
         P = self.P
         weights = {k: v.cpu().double().numpy() for k, v in model.weight_dict().items()}
         self.epochs.append(epoch)
@@ -69,16 +150,41 @@ class MergerRecorder:
         self.progress["gini_embedding"].append(pm.embedding_fourier_gini(weights["W_E"], P))
         self.progress["gini_neuron_logit"].append(
             pm.neuron_logit_fourier_gini(pm.neuron_logit_map(weights["W_out"], weights["W_U"], P)))
-        acts = site_arrays(cache, P)
+        acts, stats = None, None if self.gate is None else self._stats(cache)
+        if stats is None or self.gate.due(epoch, stats, self.last):
+            acts = self.measure(epoch, model, cache, stats)
+        if epoch in self.linkage_epochs:
+            self.record_states(epoch, site_arrays(cache, P) if acts is None else acts)
+
+    def _stats(self, cache: Mapping[str, torch.Tensor]) -> tuple[float, float, float]:
+        """``(log10 train loss, log10 test loss, test accuracy)`` from the cached logits, as training computes them."""
+        logits = cache["logits"]
+        labels = torch.as_tensor(self.labels, device=logits.device)
+        (train_loss, _), (test_loss, test_acc) = (
+            loss_and_accuracy(logits[m], labels[m], self.P)
+            for m in (torch.as_tensor(self.train_mask, device=logits.device),
+                      torch.as_tensor(self.test_mask, device=logits.device)))
+        return gate_stats(train_loss, test_loss, test_acc)
+
+    def measure(self, epoch: int, model, cache: Mapping[str, torch.Tensor],
+                stats: tuple[float, float, float] | None = None) -> dict[str, np.ndarray]:
+        """The merger and theory measurements of one checkpoint (``stats``: its ``_stats`` if known);
+        returns the site arrays."""
+        acts = site_arrays(cache, self.P)
+        self.measure_epochs.append(epoch)
+        self.last = (epoch, *(self._stats(cache) if stats is None else stats))
         for site, H in acts.items():
             out = mm.site_measurements(H, self.labels, self.train_mask, self.test_mask, pairs=self.pairs,
-                                       n_samples=self.n_samples, seed=self.seed)
+                                       n_samples=self.n_samples, seed=self.seed, samples=self.samples)
             for k in SCALAR_KEYS:
                 self.scalars[site][k].append(out[k])
             for g, d in out["pair_distances"].items():
                 self.pair_distances[site][g].append(d.astype(np.float32))
-        if epoch in self.linkage_epochs:
-            self.record_states(epoch, acts)
+        for site in self.theory_sites:
+            q = pair_theory.measure_pairs(model, cache, self.theory_pairs, self.labels, site)
+            for k in THEORY_KEYS:
+                self.theory[site][k].append(getattr(q, k))
+        return acts
 
     def record_states(self, epoch: int, acts: Mapping[str, np.ndarray]) -> None:
         self.states["epoch"].append(epoch)
@@ -89,21 +195,44 @@ class MergerRecorder:
 
     def state(self) -> dict[str, Any]:
         """The measurement history so far (plain lists and arrays), for a resume checkpoint."""
-        return {"epochs": list(self.epochs), "scalars": self.scalars, "pair_distances": self.pair_distances,
-                "progress": self.progress, "states": self.states}
+        return {"epochs": list(self.epochs), "measure_epochs": list(self.measure_epochs),
+                "last": None if self.last is None else list(self.last), "scalars": self.scalars,
+                "pair_distances": self.pair_distances, "theory": self.theory, "progress": self.progress,
+                "states": self.states}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Continue from ``state()`` of an interrupted run."""
-        self.epochs = list(state["epochs"])
-        self.scalars = {s: {k: list(v) for k, v in d.items()} for s, d in state["scalars"].items()}
-        self.pair_distances = {s: {g: list(v) for g, v in d.items()} for s, d in state["pair_distances"].items()}
-        self.progress = {k: list(v) for k, v in state["progress"].items()}
-        self.states = {"epoch": list(state["states"]["epoch"]),
-                       **{s: {k: list(v) for k, v in state["states"][s].items()} for s in SITES}}
+        """Continue from ``state()`` of an interrupted run of the same configuration.
+
+        The state is checked whole before anything is replaced: a ``ValueError`` says what
+        is missing or inconsistent, and the recorder is then left as it was.
+        """
+        try:
+            epochs, measured = [int(e) for e in state["epochs"]], [int(e) for e in state["measure_epochs"]]
+            last = None if state["last"] is None else (int(state["last"][0]), *map(float, state["last"][1:]))
+            scalars = {s: {k: list(state["scalars"][s][k]) for k in SCALAR_KEYS} for s in SITES}
+            distances = {s: {g: list(state["pair_distances"][s][g]) for g in self.pairs} for s in SITES}
+            theory = {s: {k: list(state["theory"][s][k]) for k in THEORY_KEYS} for s in self.theory_sites}
+            progress = {k: list(state["progress"][k]) for k in PROGRESS_KEYS}
+            states = {"epoch": list(state["states"]["epoch"]),
+                      **{s: {k: list(state["states"][s][k]) for k in ("n_states", "purity")} for s in SITES}}
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"measurement history incomplete ({exc.__class__.__name__}: {exc})") from None
+        lengths = {len(epochs), *(len(v) for v in progress.values())}
+        measured_lengths = {len(measured), *(len(v) for d in scalars.values() for v in d.values()),
+                            *(len(v) for d in distances.values() for v in d.values()),
+                            *(len(v) for d in theory.values() for v in d.values())}
+        if len(lengths) != 1 or len(measured_lengths) != 1 or not set(measured) <= set(epochs):
+            raise ValueError("measurement history inconsistent (lists of different lengths)")
+        self.epochs, self.measure_epochs, self.last = epochs, measured, last
+        self.scalars, self.pair_distances, self.theory = scalars, distances, theory
+        self.progress, self.states = progress, states
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The history as named arrays (``SITE/KEY``, ``SITE/pair_distances_GROUP``, ``SITE/n_states``, …)."""
+        """The history as named arrays: ``measure_epochs``, ``SITE/KEY``, ``SITE/pair_distances_GROUP``,
+        ``SITE/n_states``, … and, per theory site, ``SITE/theory_H`` (and ``_Y``, ``_W``, ``_taylor_ratio``)
+        ``(measured checkpoints, K)``."""
         out = {k: np.asarray(v) for k, v in self.progress.items()}
+        out["measure_epochs"] = np.asarray(self.measure_epochs, dtype=np.int64)
         out["state_epochs"] = np.asarray(self.states["epoch"])
         for s in SITES:
             for k in SCALAR_KEYS:
@@ -112,6 +241,9 @@ class MergerRecorder:
                 out[f"{s}/pair_distances_{g}"] = np.stack(self.pair_distances[s][g])
             out[f"{s}/n_states"] = np.stack(self.states[s]["n_states"])
             out[f"{s}/purity"] = np.stack(self.states[s]["purity"])
+        for s in self.theory_sites:
+            for k in THEORY_KEYS:
+                out[f"{s}/theory_{k}"] = np.stack(self.theory[s][k])
         return out
 
 

@@ -1,7 +1,10 @@
 """Figures of a modular-addition run, drawn from its saved arrays and summary.
 
-``progress`` (Nanda et al.'s progress measures, phases shaded) and ``mergers`` (the merger
-measurements of docs/experiments.md §5.2 per site). Each ``plot_*`` returns a matplotlib
+``progress`` (Nanda et al.'s progress measures, phases shaded), ``mergers`` (the merger
+measurements of docs/experiments.md §5.2 per site) and, where the theory was measured,
+``theory_predictions`` (eq. 7 and the rate-free statistic against the observed mergers) and
+``theory_trajectories_SITE`` (measured ``H(t)``, ``W(t)`` against eq. 20, as the parity
+pair-dynamics experiment draws P25 Fig. 10 right). Each ``plot_*`` returns a matplotlib
 figure; the backend is left to the caller (a CLI selects a headless one).
 """
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from interaction.odesolve import integrate
+from interaction.three_scalar import ThreeScalarSystem
 from rnn.modular import mergers as mm
 from rnn.modular.transformer import SITES
 
@@ -41,7 +46,8 @@ def plot_progress(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]):
     ax = axes[0, 1]
     ax.plot(t, arrays["train_acc"], label="train accuracy", color="tab:blue")
     ax.plot(t, arrays["test_acc"], label="test accuracy", color="tab:red")
-    ax.plot(t, arrays["resid_post/assignment_accuracy"], label="assignment accuracy (resid_post)", color="k", ls=":")
+    ax.plot(arrays["measure_epochs"], arrays["resid_post/assignment_accuracy"], color="k", ls=":",
+            label="assignment accuracy (resid_post)")
     ax.set_title("accuracy")
     ax.legend(fontsize=8)
     ax = axes[1, 0]
@@ -64,7 +70,7 @@ def plot_progress(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]):
 def plot_mergers(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]):
     """The merger measurements of docs/experiments.md §5.2 per site over training; phases shaded."""
     c = summary["config"]["train"]
-    P, t, phases = c["P"], arrays["epochs"], summary["phase_boundaries"]
+    P, t, phases = c["P"], arrays["measure_epochs"], summary["phase_boundaries"]
     k = list(arrays["kappas"]).index(FIGURE_KAPPA)
     colors = dict(zip(SITES, ("tab:gray", "tab:orange", "tab:green", "tab:blue", "tab:red")))
     styles = {"agree_test_train": "-", "agree_train_train": "--", "disagree_train_train": ":"}
@@ -81,7 +87,7 @@ def plot_mergers(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]):
             d = arrays[f"{site}/pair_distances_{group}"]
             axes[1, 1].plot(t, np.median(d, axis=1), color=col, ls=ls)
             axes[1, 2].plot(t, mm.merged_fraction(d, FIGURE_KAPPA), color=col, ls=ls)
-    axes[0, 2].plot(t, arrays["test_acc"], color="k", ls=":", label="test accuracy")
+    axes[0, 2].plot(arrays["epochs"], arrays["test_acc"], color="k", ls=":", label="test accuracy")
     for ref, name in ((P, "P"), (P * (P + 1) // 2, "P(P+1)/2"), (P * P, "P²")):
         axes[1, 0].axhline(ref, color="k", lw=0.6, ls=":")
         axes[1, 0].text(0, ref, name, fontsize=7, va="bottom")
@@ -103,6 +109,148 @@ def plot_mergers(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]):
     return fig
 
 
+def representative_pairs(arrays: Mapping[str, np.ndarray], site: str) -> list[tuple[int, str]]:
+    """Up to three pairs to draw: a merged and an unmerged agreeing pair and a disagreeing one, preferring
+    pairs with their own rate fit."""
+    agreeing = arrays["theory_S"] == 0
+    merged = arrays[f"{site}/theory_observed"].astype(bool)
+    fitted = np.all(np.isfinite(arrays[f"{site}/theory_fit_tau"]), axis=1)
+    picks = []
+    for kind, sel in (("agreeing, merged", agreeing & merged), ("agreeing, not merged", agreeing & ~merged),
+                      ("disagreeing", ~agreeing)):
+        candidates = np.flatnonzero(sel & fitted) if np.any(sel & fitted) else np.flatnonzero(sel)
+        if candidates.size:
+            picks.append((int(candidates[0]), kind))
+    return picks
+
+
+def eq20_curve(H0: float, Y0: float, W0: float, S: float, tau_h: float, tau_y: float, t: np.ndarray):
+    """``(t, H, W)`` of eq. 20 (N = 1) from the measured initial point on the grid ``t``; None where the
+    rates are unknown or the solver stops at once."""
+    if not (np.isfinite(tau_h) and np.isfinite(tau_y) and H0 > 0):
+        return None
+    res = integrate(ThreeScalarSystem(S=S, N=1.0, tau_h=tau_h, tau_y=tau_y), (H0, max(Y0, 0.0), W0),
+                    float(t[-1]), t_eval=t)
+    return None if res.t.size == 0 else (res.t, res.y[0], res.y[2])
+
+
+def plot_theory_trajectories(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any], site: str):
+    """Measured ``H(t)``, ``W(t)`` of representative pairs at ``site`` against eq. 20 (P25 Fig. 10 right)."""
+    theory = summary["measured_theory"]
+    block = theory["per_site"][site]
+    t = arrays["measure_epochs"].astype(np.float64)
+    H, W, Y = (arrays[f"{site}/theory_{k}"] for k in ("H", "W", "Y"))
+    S, taus = arrays["theory_S"], arrays[f"{site}/theory_fit_tau"]
+    pooled = block.get("pooled_fit", {})
+    start = int(np.searchsorted(t, block["fit_start_epoch"]))  # the fitted trajectories start here
+    reps = representative_pairs(arrays, site)
+    fig, axes = plt.subplots(2, max(1, len(reps)), figsize=(5.2 * max(1, len(reps)), 6.6), squeeze=False,
+                             constrained_layout=True)
+    for col, (k, kind) in enumerate(reps):
+        fits = [(pooled.get("tau_h", np.nan), pooled.get("tau_y", np.nan), ":", "C2", "eq. 20, pooled fit"),
+                (taus[k, 0], taus[k, 1], "--", "C3", "eq. 20, this pair's fit")]
+        for row, (name, values) in enumerate((("H", H[:, k]), ("W", W[:, k]))):
+            ax = axes[row, col]
+            scale = np.max(np.abs(values)) or 1.0
+            ax.plot(t, values / scale, "o", ms=3, color="C0", label=f"measured {name}")
+            for tau_h, tau_y, style, color, label in fits:
+                curve = eq20_curve(H[start, k], Y[start, k], W[start, k], float(S[k]), tau_h, tau_y,
+                                   t[start:] - t[start])
+                if curve is not None:
+                    ax.plot(curve[0] + t[start], (curve[1] if name == "H" else curve[2]) / scale, style,
+                            color=color, label=label)
+            ax.axvline(t[start], color="k", lw=0.6, ls="-.", label="fits start")
+            shade_phases(ax, summary["phase_boundaries"])
+            i, j = arrays["theory_pairs"][:, k]
+            P = summary["config"]["train"]["P"]
+            ax.set_title(f"{kind}: ({i // P}, {i % P}) / ({j // P}, {j % P}), "
+                         f"final d/r = {arrays[f'{site}/theory_final_distance'][k]:.2g}", fontsize=9)
+            ax.set_xlabel("epoch (= ODE time)")
+            ax.set_ylabel(f"{name} / max|{name}|")
+            if row == 0:
+                ax.set_yscale("log")
+                ax.legend(fontsize=7)
+    kappa = block.get("kappa_tau_y_over_tau_h")
+    fig.suptitle(f"{site}: measured pair trajectories vs the three-scalar ODE (eq. 20, N = 1); pooled "
+                 f"κ = τ_y/τ_h = {'n/a' if kappa is None else f'{kappa:.3g}'}", fontsize=10)
+    return fig
+
+
+def _number(value: float | None) -> str:
+    """A score for a table cell; JSON stores an undefined one (nan) as null."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.2f}"
+
+
+def plot_theory_predictions(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]):
+    """Per theory site: eq. 7's held-out accuracy and the rate-free AUC over training, the rate-free scatter,
+    and the confusion matrices at the phase checkpoints."""
+    theory = summary["measured_theory"]
+    sites, names = theory["sites"], list(theory["checkpoints"])
+    t = arrays["measure_epochs"]
+    agreeing = arrays["theory_S"] == 0
+    threshold = theory["merge_threshold"]
+    fig, axes = plt.subplots(len(sites), 3, figsize=(15, 3.9 * len(sites)), squeeze=False, constrained_layout=True)
+    for row, site in enumerate(sites):
+        block = theory["per_site"][site]
+        merged = arrays[f"{site}/theory_observed"].astype(bool)
+        kappa = block.get("kappa_tau_y_over_tau_h")
+        ax = axes[row, 0]
+        ax.plot(t, arrays[f"{site}/theory_auc"], color="C0", label="ROC AUC of H²/Y (agreeing pairs, rate-free)")
+        ax.plot(t, arrays[f"{site}/theory_heldout_accuracy"], color="C3",
+                label="eq. 7 accuracy, held-out agreeing pairs")
+        ax.axhline(0.5, color="k", lw=0.6, ls=":")
+        ax.set_ylim(-0.02, 1.02)
+        shade_phases(ax, summary["phase_boundaries"])
+        ax.set_xlabel("epoch the prediction is made at")
+        ax.set_title(f"{site}: predicting the final merger from one checkpoint", fontsize=9)
+        ax.legend(fontsize=7)
+        ax = axes[row, 1]
+        e = theory["checkpoints"].get("memorisation_end", int(t[0]))
+        i = int(np.searchsorted(t, e))
+        H, Y = arrays[f"{site}/theory_H"][i], arrays[f"{site}/theory_Y"][i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = H ** 2 / Y
+        final = arrays[f"{site}/theory_final_distance"]
+        commuted = arrays["theory_commuted"].astype(bool)
+        for sel, color, label in ((agreeing & merged, "C2", "agreeing, merged"),
+                                  (agreeing & ~merged, "C1", "agreeing, not merged"), (~agreeing, "C3", "disagreeing")):
+            ax.loglog(z[sel & ~commuted], final[sel & ~commuted], "o", ms=3, alpha=0.7, color=color, label=label)
+            ax.loglog(z[sel & commuted], final[sel & commuted], "x", ms=5, color=color)
+        ax.plot([], [], "x", color="k", label="x: (a, b) / (b, a) pairs")
+        if kappa is not None:
+            ax.axvline(kappa, color="k", ls="--", lw=1, label=f"κ = {kappa:.3g} (eq. 7: merge left of it)")
+        ax.axhline(threshold, color="0.4", ls=":", lw=1, label=f"merge threshold d/r = {threshold}")
+        ax.set_xlabel(f"H²/Y at epoch {e} (end of memorisation)")
+        ax.set_ylabel("final normalised distance d/r")
+        ax.set_title("the rate-free statistic against the outcome", fontsize=9)
+        ax.legend(fontsize=7)
+        ax = axes[row, 2]
+        ax.axis("off")
+        checkpoints = block.get("checkpoints")
+        if checkpoints:
+            cells = [[f"{n} ({checkpoints[n]['epoch']})",
+                      *(str(checkpoints[n]["confusion_agreeing_heldout"][c]) for c in ("tp", "fp", "fn", "tn")),
+                      _number(block["rate_free_auc_H2_over_Y"][n])] for n in names]
+            table = ax.table(cellText=cells, colLabels=["checkpoint (epoch)", "TP", "FP", "FN", "TN", "AUC"],
+                             loc="center", cellLoc="center", colWidths=[0.4] + [0.12] * 5)
+            table.auto_set_font_size(False)
+            table.set_fontsize(8)
+            table.scale(1.0, 1.4)
+            ax.set_title("eq. 7 on held-out agreeing pairs (positive = merges); AUC of H²/Y", fontsize=9)
+        else:
+            ax.set_title(f"no rate fit: {block['pooled_fit']['message']}", fontsize=9)
+    c = summary["config"]["train"]
+    fig.suptitle(f"the interaction theory measured on the transformer (P={c['P']}, wd {c['weight_decay']}, "
+                 f"seed {c['seed']}): merged = final d/r < {threshold}", fontsize=10)
+    return fig
+
+
 def make_figures(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]) -> dict[str, Any]:
-    """All figures of a run, by file stem."""
-    return {"progress": plot_progress(arrays, summary), "mergers": plot_mergers(arrays, summary)}
+    """All figures of a run, by file stem (the theory figures only where theory sites were measured)."""
+    figures = {"progress": plot_progress(arrays, summary), "mergers": plot_mergers(arrays, summary)}
+    sites = summary["measured_theory"]["sites"]
+    if sites:
+        figures["theory_predictions"] = plot_theory_predictions(arrays, summary)
+        for site in sites:
+            figures[f"theory_trajectories_{site}"] = plot_theory_trajectories(arrays, summary, site)
+    return figures

@@ -3,17 +3,19 @@
 ``run(config, out_dir)`` is the Python entry point that ``python -m validation.modular_addition``
 calls. With ``out_dir`` it first checks that the directory can be written (one-line
 ``ValueError``, nothing written), then trains with the merger measurements at every
-checkpoint, analyses and writes ``results.npz`` + ``results.json``
-(``validation.common.results``) and the figures ``progress`` and ``mergers`` (PNG + PDF).
+checkpoint the gate selects, analyses (``analysis``, ``theory``) and writes ``results.npz`` +
+``results.json`` (``validation.common.results``) and the figures (``figures.make_figures``, PNG + PDF).
 
 **Resume.** Every ``config.checkpoint_every`` epochs the run writes ``checkpoint.pt`` in
 ``out_dir`` atomically: parameters, AdamW and scheduler state, the training history, the
 weight snapshots and the measurement history (training draws no random numbers; every
 sampled measurement is seeded by the config). Rerunning the same command after a kill
 continues from it and ends with the same numbers as an uninterrupted run. A checkpoint of
-another configuration (``validation.common.keys.config_key``), of another format version,
-or a corrupt one is refused in one line, and so are finished results of another configuration
-in the same directory; the checkpoint is removed once the results are written.
+another configuration (``validation.common.keys.config_key``), of another format version, a
+corrupt one, or one whose training state or measurement history is incomplete or inconsistent
+is refused in one line naming the file, before anything is loaded; so are finished results of
+another configuration in the same directory. The checkpoint is removed once the results are
+written.
 
 ``load(path)`` reads a results pair back, validated (format, arrays, shapes, config).
 """
@@ -32,29 +34,38 @@ import torch
 from interaction.artifacts import atomic_savez, atomic_write_bytes, check_output_dir, save_figure
 from rnn.modular import mergers as mm
 from rnn.modular.data import ModularAdditionData, modular_addition_data
-from rnn.modular.train import TrainResult, checkpoint_epochs, resolve_device, train
+from rnn.modular.train import ModularConfig, TrainResult, check_state, checkpoint_epochs, resolve_device, train
 from rnn.modular.transformer import SITES, model_from_weights
 from validation.common.keys import config_key
 from validation.common.options import config_from_dict
 from validation.common.results import Results, check_shapes, load_results, read_json, save_results
 from validation.common.runtime import torch_threads
 
-from validation.modular_addition.analysis import (SCALAR_KEYS, MergerRecorder, final_analysis, linkage_schedule,
-                                                  site_arrays)
+from validation.modular_addition.analysis import (SCALAR_KEYS, THEORY_KEYS, MeasurementGate, MergerRecorder,
+                                                  final_analysis, linkage_schedule, site_arrays)
+from validation.modular_addition.theory import THEORY_ARRAYS, theory_analysis, theory_pairs
 from validation.modular_addition.config import EXPERIMENT, ExperimentConfig
 from validation.modular_addition.figures import make_figures
 
 CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the measurement history gained the gate's epochs and the theory quantities
 CURVES = ("epochs", "train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "restricted_loss_test",
           "excluded_loss", "weight_norm_sq", "gini_embedding", "gini_neuron_logit")
-#: arrays every results file has; ``load`` checks their presence and shapes.
-REQUIRED_ARRAYS = (*CURVES, "state_epochs", "kappas", "labels", "train_mask",
+#: arrays every results file has; ``load`` checks their presence and shapes (and those of ``theory_arrays``).
+REQUIRED_ARRAYS = (*CURVES, "measure_epochs", "state_epochs", "kappas", "labels", "train_mask",
+                   "theory_pairs", "theory_S", "theory_commuted", "theory_checkpoint_epochs",
                    *(f"{s}/{k}" for s in SITES for k in SCALAR_KEYS),
                    *(f"{s}/{kind}_{g}" for s in SITES for g in mm.PAIR_GROUPS
                      for kind in ("pair_distances", "merged_fraction")),
                    *(f"{s}/{k}" for s in SITES for k in ("n_states", "purity")))
-META_KEYS = ("config", "status", "phase_boundaries", "key_frequencies")
+
+
+def theory_arrays(sites: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The measured-theory arrays of the theory ``sites`` with their dimensions: ``M`` measured checkpoints,
+    ``K`` theory pairs, ``C`` phase checkpoints."""
+    dims = {**{k: ("M", "K") for k in THEORY_KEYS}, **THEORY_ARRAYS}
+    return {f"{s}/theory_{name}": shape for s in sites for name, shape in dims.items()}
+META_KEYS = ("config", "status", "phase_boundaries", "key_frequencies", "measured_theory")
 
 
 @dataclass
@@ -85,7 +96,7 @@ def run(config: ExperimentConfig, out_dir: str | Path | None = None, *, progress
     resume = None
     if out_dir is not None:
         check_finished(out_dir, key)
-        resume = read_checkpoint(out_dir / CHECKPOINT, key)
+        resume = read_checkpoint(out_dir / CHECKPOINT, key, config.train)
     tc = config.train
     started = time.time()
     data = modular_addition_data(tc.P, tc.train_frac, tc.data_seed)
@@ -93,9 +104,17 @@ def run(config: ExperimentConfig, out_dir: str | Path | None = None, *, progress
     epochs = checkpoint_epochs(tc.max_epochs, tc.eval_every, tc.dense_until)
     rec = MergerRecorder(tc.P, data.labels, data.train_mask, data.test_mask, pairs=pairs,
                          n_samples=config.distance_samples,
-                         linkage_epochs=linkage_schedule(epochs, config.linkage_every), seed=tc.seed)
+                         linkage_epochs=linkage_schedule(epochs, config.linkage_every), seed=tc.seed,
+                         gate=MeasurementGate(tc.dense_until, config.measure_tolerance, config.measure_max_gap),
+                         theory_sites=config.theory_sites, theory_pairs=theory_pairs(pairs, config.theory_pairs))
     if resume is not None:
-        rec.load_state(resume["recorder"])
+        try:
+            rec.load_state(resume["recorder"])
+        except ValueError as exc:
+            raise ValueError(f"{out_dir / CHECKPOINT}: {exc}; delete it to start afresh") from None
+        if rec.epochs != [int(e) for e in resume["train"]["history"]["epoch"]]:
+            raise ValueError(f"{out_dir / CHECKPOINT}: measurement and training histories disagree; "
+                             "delete it to start afresh")
 
     def save_state(epoch: int, state: dict[str, Any]) -> None:
         write_checkpoint(out_dir / CHECKPOINT, {"version": CHECKPOINT_VERSION, "key": key, "train": state,
@@ -103,10 +122,17 @@ def run(config: ExperimentConfig, out_dir: str | Path | None = None, *, progress
 
     save = out_dir is not None and config.checkpoint_every > 0
     with torch_threads(threads):
+        loop = time.perf_counter()
         result = train(tc, on_checkpoint=rec, progress=progress, device=device,
                        on_state=save_state if save else None, state_every=config.checkpoint_every if save else 0,
                        resume=None if resume is None else resume["train"])
-        arrays, summary = analyse(config, data, result, rec, pairs, progress=progress)
+        loop = time.perf_counter() - loop
+        analysed = time.perf_counter()
+        arrays, summary = analyse(config, data, result, rec, pairs, progress=progress, device=device)
+        analysed = time.perf_counter() - analysed
+    # wall-clock seconds of this process (a resumed run counts only its own part)
+    summary["seconds"] = {"training": loop - rec.seconds, "measurements_during_training": rec.seconds,
+                          "analysis_after_training": analysed}
     summary["runtime_s"] = time.time() - started
     out = ModularRun(config, summary, arrays, result, None if resume is None else int(resume["train"]["epoch"]))
     if out_dir is not None:
@@ -116,19 +142,28 @@ def run(config: ExperimentConfig, out_dir: str | Path | None = None, *, progress
 
 
 def analyse(config: ExperimentConfig, data: ModularAdditionData, result: TrainResult, rec: MergerRecorder,
-            pairs: dict[str, np.ndarray], *, progress: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The results arrays and summary of a finished training (one cached forward of the final model)."""
-    final = model_from_weights(result.snapshots[-1])
+            pairs: dict[str, np.ndarray], *, progress: bool = False,
+            device: str = "cpu") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The results arrays and summary of a finished training (one cached forward of the final model,
+    on ``device`` like the checkpoints' forward passes)."""
+    final = model_from_weights(result.snapshots[-1]).to(device)
     with torch.no_grad():
-        _, cache = final.run_with_cache(torch.as_tensor(data.tokens))
-    acts = site_arrays(cache, data.P)
-    if rec.states["epoch"][-1:] != [int(result.epochs[-1])]:
-        rec.record_states(int(result.epochs[-1]), acts)
+        _, cache = final.run_with_cache(torch.as_tensor(data.tokens, device=device))
+    last = int(result.epochs[-1])
+    # the gate does not know which checkpoint is the last: measure it now if it was skipped
+    acts = rec.measure(last, final, cache) if rec.measure_epochs[-1:] != [last] else site_arrays(cache, data.P)
+    if rec.states["epoch"][-1:] != [last]:
+        rec.record_states(last, acts)
     extra, analysis = final_analysis(data=data, epochs=result.epochs, test_loss=result.test_loss,
                                      snapshots=result.snapshots, acts=acts, recorder=rec,
                                      distance_samples=config.distance_samples, seed=config.seed, progress=progress)
+    recorded = rec.arrays()
+    measured, analysis["measured_theory"] = theory_analysis(
+        recorded, rec.theory_pairs, data.labels, config.theory_sites, analysis["phase_boundaries"],
+        threshold=config.merge_threshold, fit_from=config.theory_fit_from, pooled_pairs=config.theory_pooled_pairs,
+        fit_pairs=config.theory_fit_pairs, seed=config.seed, progress=progress)
     arrays = {"epochs": result.epochs, "train_loss": result.train_loss, "test_loss": result.test_loss,
-              "train_acc": result.train_acc, "test_acc": result.test_acc, **rec.arrays(), **extra,
+              "train_acc": result.train_acc, "test_acc": result.test_acc, **recorded, **extra, **measured,
               "kappas": np.asarray(mm.KAPPAS), "train_mask": data.train_mask, "labels": data.labels}
     for g, p in pairs.items():
         arrays[f"pairs_{g}"] = p
@@ -170,16 +205,25 @@ def load(path: str | Path) -> tuple[ExperimentConfig, Results]:
     """The config and the validated results of a finished run (a directory or either results file)."""
     results = load_results(path, EXPERIMENT, arrays=REQUIRED_ARRAYS, meta_keys=META_KEYS)
     config = config_from_dict(ExperimentConfig, results.meta["config"], source=str(results.json))
+    theory = theory_arrays(config.theory_sites)
+    missing = sorted(set(theory) - set(results.arrays))
+    if missing:
+        raise ValueError(f"{results.npz}: missing array(s) {missing}")
     a = results.arrays
-    n, n_states = a["epochs"].shape[0], a["state_epochs"].shape[0]
+    n, m, n_states = a["epochs"].shape[0], a["measure_epochs"].shape[0], a["state_epochs"].shape[0]
+    sizes = {"M": m, "K": a["theory_S"].shape[0], "C": a["theory_checkpoint_epochs"].shape[0]}
     shapes: dict[str, tuple[int | None, ...]] = {k: (n,) for k in CURVES}
+    shapes["measure_epochs"] = (m,)
     shapes["labels"] = shapes["train_mask"] = (config.P ** 2,)
     shapes["kappas"] = (None,)
+    shapes["theory_pairs"] = (2, sizes["K"])
+    shapes["theory_commuted"] = (sizes["K"],)
     for s in SITES:
-        shapes.update({f"{s}/{k}": (n,) for k in SCALAR_KEYS})
-        shapes.update({f"{s}/pair_distances_{g}": (n, None) for g in mm.PAIR_GROUPS})
-        shapes.update({f"{s}/merged_fraction_{g}": (n,) for g in mm.PAIR_GROUPS})
+        shapes.update({f"{s}/{k}": (m,) for k in SCALAR_KEYS})
+        shapes.update({f"{s}/pair_distances_{g}": (m, None) for g in mm.PAIR_GROUPS})
+        shapes.update({f"{s}/merged_fraction_{g}": (m,) for g in mm.PAIR_GROUPS})
         shapes.update({f"{s}/{k}": (n_states, a["kappas"].shape[0]) for k in ("n_states", "purity")})
+    shapes.update({name: tuple(sizes.get(d, d) for d in dims) for name, dims in theory.items()})
     check_shapes(results.npz, a, shapes)
     return config, results
 
@@ -231,11 +275,14 @@ def check_finished(out_dir: Path, key: str) -> None:
                              "use another --out or delete the results")
 
 
-def read_checkpoint(path: Path, key: str) -> dict[str, Any] | None:
+def read_checkpoint(path: Path, key: str, train_config: ModularConfig) -> dict[str, Any] | None:
     """The checkpoint at ``path`` if there is one, validated; ``None`` if there is none.
 
     Refuses (one-line ``ValueError`` naming the file) a file that torch cannot read, one
-    of another format version, or one written for another configuration.
+    of another format version (of the file or of its training state), one written for
+    another configuration, or one whose training state ``train`` could not continue
+    (``rnn.modular.train.check_state``); the measurement history is checked when the
+    recorder loads it (``run``).
     """
     if not path.exists():
         return None
@@ -252,9 +299,11 @@ def read_checkpoint(path: Path, key: str) -> dict[str, Any] | None:
         raise ValueError(f"{path}: resume checkpoint of another configuration (key {payload.get('key')}, this run "
                          f"{key}); use another --out or delete the checkpoint")
     try:
+        check_state(payload.get("train"), train_config)
         payload["train"]["snapshots"] = _to_numpy(payload["train"]["snapshots"])
         payload["recorder"] = _to_numpy(payload["recorder"])
-        int(payload["train"]["epoch"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: unusable resume checkpoint ({exc}); delete it to start afresh") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: incomplete resume checkpoint (missing {exc}); delete it to start afresh") from None
     return payload
