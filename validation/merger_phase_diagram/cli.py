@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from validation.common.options import (
     add_config_options,
     config_from_args,
     given_options,
-    option_name,
+    name_option,
 )
 from validation.common.runtime import use_headless_matplotlib
 from validation.merger_phase_diagram import DESCRIPTION
@@ -104,21 +103,12 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def _name_option(message: str) -> str:
-    """``'seed must be >= 0'`` -> ``'--seed: seed must be >= 0'`` when the message starts with a field name."""
-    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
-    names = _leaves(PRESETS["quick"])
-    if match and match.group(1) in names:
-        return f"{option_name((match.group(1),))}: {message}"
-    return message
-
-
 def config_from_options(args: argparse.Namespace) -> PhaseDiagramConfig:
     """The preset with every explicitly given option applied (checked by the dataclasses)."""
     try:
         return config_from_args(args, PRESETS[args.preset])
     except ValueError as exc:
-        raise ValueError(_name_option(str(exc))) from None
+        raise ValueError(name_option(str(exc), PhaseDiagramConfig)) from None
 
 
 def _plot_only(args: argparse.Namespace) -> int:
@@ -130,7 +120,7 @@ def _plot_only(args: argparse.Namespace) -> int:
     try:
         config = config.with_analysis(**analysis_given)
     except ValueError as exc:
-        raise ValueError(_name_option(str(exc))) from None
+        raise ValueError(name_option(str(exc), PhaseDiagramConfig)) from None
     use_headless_matplotlib()
     # imported here: figures import matplotlib, whose backend must be chosen first
     from validation.merger_phase_diagram.figures import make_figures
