@@ -108,7 +108,7 @@ def ensemble_seconds(draws: list[SequenceSet], epochs: int, evaluate_every_epoch
     """(wall, cpu) seconds; one shared set (a single draw) or one set per member; with evaluation,
     the reference's validation sets and the hidden states of every training sequence."""
     members = len(draws)
-    shared = len({len(d) for d in draws}) == 1 and all(len(d) == len(draws[0]) == 2 ** (LENGTH + 1) - 2 for d in draws)
+    shared = all(len(d) == 2 ** (LENGTH + 1) - 2 for d in draws)   # full data: every draw is every sequence
     data = draws[0] if shared else draws
     targets = parity(draws[0].tokens) if shared else [parity(d.tokens) for d in draws]
     extra: dict = {}

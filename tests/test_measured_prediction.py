@@ -16,13 +16,8 @@ from rnn.parity.data import PAD, SequenceSet, all_sequences, parity
 from rnn.parity.kernels import stack_params
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """Tiny matmuls: one intra-op thread avoids spin-wait contention on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny matmuls: one intra-op thread avoids spin-wait contention on a loaded machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_params(P=5, scale=0.8, seed=0, n_out=2):

@@ -6,7 +6,6 @@ from itertools import product
 
 import numpy as np
 import pytest
-import torch
 
 from interaction.artifacts import to_jsonable
 from interaction.cliutil import run_cli
@@ -24,13 +23,8 @@ from validation.merger_phase_diagram.results import save
 from rnn.parity.data import SequenceSet, all_sequences, parity, sample_sequences
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """Tiny matmuls: one intra-op thread avoids spin-wait contention on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny matmuls: one intra-op thread avoids spin-wait contention on a loaded machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------------------- hand-made networks

@@ -1,4 +1,4 @@
-"""Train an ensemble of Elman RNNs on one data set as a single batched computation.
+"""Train an ensemble of Elman RNNs as a single batched computation, on one shared data set or one per member.
 
 Every member e is the network of ``rnn/parity/elman.py`` (van Rossem & Saxe 2025, §C.1)
 
@@ -44,6 +44,9 @@ does, within that many epochs; ``_StallRule``), or after ``max_epochs`` epochs (
 the stacked tensors. ``epochs[e]`` counts the epochs of updates it received.
 Trackers (hidden states of ``track_data`` with their readout, and named validation
 sets) also run at the start of the chosen epochs.
+
+With one data set per member (``data`` a list, per-member ``shuffle_seeds``) each member
+follows its own minibatch order on its own data through ``rnn/parity/ragged.py``.
 
 Members never interact, so a member's run does not depend on who else is in the
 ensemble (up to floating-point rounding; tested). On a shared machine one thread per

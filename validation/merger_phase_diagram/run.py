@@ -103,20 +103,31 @@ def run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
         return _run_task(task)
 
 
-def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
+def _task_cells(task: dict[str, Any]) -> tuple[np.ndarray, list[dict[str, Any]], Any]:
+    """A task's gains, the seeds of each of its cells (``task_seeds``) and its target automaton."""
     gains = np.asarray(task["gains"], dtype=float)
     independent = task["randomness"] == "independent"
     cells = [task_seeds(task["seed"], task["replicate"], task["fraction"], float(g) if independent else None)
              for g in gains]
-    target = task_automaton(task["task"], cells[0]["task_automaton"])
+    return gains, cells, task_automaton(task["task"], cells[0]["task_automaton"])
+
+
+def _training_set(task: dict[str, Any], cell: dict[str, Any]):
+    """The training sequences of a cell: the ``Binomial(2^L, p)`` draw of its ``data`` seed."""
+    return sample_sequences(task["L"], task["fraction"], np.random.default_rng(cell["data"]))
+
+
+def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
+    gains, cells, target = _task_cells(task)
+    independent = task["randomness"] == "independent"
     train = TrainConfig(**task["train"])
     if independent:  # every member its own data draw and minibatch order
-        data = [sample_sequences(task["L"], task["fraction"], np.random.default_rng(c["data"])) for c in cells]
+        data = [_training_set(task, c) for c in cells]
         result = train_ensemble(data, [target.output(d.tokens) for d in data], config=train,
                                 seeds=[c["init"] for c in cells], gains=gains,
                                 shuffle_seeds=[c["shuffle"] for c in cells])
     else:
-        shared = sample_sequences(task["L"], task["fraction"], np.random.default_rng(cells[0]["data"]))
+        shared = _training_set(task, cells[0])
         result = train_ensemble(shared, target.output(shared.tokens),
                                 config=replace(train, shuffle_seed=cells[0]["shuffle"]),
                                 seeds=[c["init"] for c in cells], gains=gains)
@@ -148,14 +159,10 @@ def task_networks(task: dict[str, Any], result: dict[str, np.ndarray]) -> list[d
     ``results.npz``); the data are redrawn from the cell's seeds, exactly as ``run_task`` drew
     them. This is what measurements on the networks of a finished grid start from.
     """
-    gains = np.asarray(task["gains"], dtype=float)
-    independent = task["randomness"] == "independent"
-    cells = [task_seeds(task["seed"], task["replicate"], task["fraction"], float(g) if independent else None)
-             for g in gains]
-    target = task_automaton(task["task"], cells[0]["task_automaton"])
+    gains, cells, target = _task_cells(task)
     networks = []
     for e, cell in enumerate(cells):
-        data = sample_sequences(task["L"], task["fraction"], np.random.default_rng(cell["data"]))
+        data = _training_set(task, cell)
         networks.append({"gain": float(gains[e]), "data": data, "targets": target.output(data.tokens),
                          "initial": {k: result[f"initial_{k}"][e] for k in PARAM_NAMES},
                          "final": {k: result[f"final_{k}"][e] for k in PARAM_NAMES}})
