@@ -63,3 +63,20 @@ def test_readme_paper_grid_numbers_equal_the_committed_summary(name):
               f"**{s['measured']['agreement']['measured']['agreement']:.0%}**"]
     missing = [q for q in quoted if q not in text]
     assert not missing, f"README paper-grid section lacks {missing}"
+
+
+def _onsets(values: list) -> str:
+    return ", ".join("–" if v is None else f"{v:.3f}" for v in values)
+
+
+@pytest.mark.parametrize("readout", ["linear", "discontinuity"])
+def test_readme_readout_table_equals_the_committed_summaries(readout):
+    meta = _summary(f"readout_{readout}")
+    assert meta["config"]["train"]["readout"] == readout and meta["config"]["seeds"] == 3
+    s = meta["summary"]
+    onset = s["fig9_comparison"]["generalisation_onset"]
+    row = (f"| {readout} | {s['generalised']} of {s['networks']} | {_onsets(onset['ours'])} | "
+           f"{onset['mean_difference_in_grid_steps']:.2g} grid steps |")
+    figure = f"| P25 Fig. 9 (one network per cell) | | {_onsets(onset['p25_fig9'])} | |"
+    text = _section("**The readout and Fig. 9**", "**Outputs**")
+    assert row in text and figure in text
