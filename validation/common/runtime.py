@@ -8,6 +8,7 @@ gets its setting back.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import torch
@@ -31,7 +32,12 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 def use_headless_matplotlib() -> None:
-    """Select matplotlib's non-interactive Agg backend: for CLI entry points only (a process-wide choice)."""
+    """Select matplotlib's non-interactive Agg backend: for CLI entry points only (a process-wide choice).
+
+    Also sets ``MPLBACKEND`` so that sweep workers this process spawns, which draw figures of
+    their own (``validation.modular_addition.seeds``), start headless too.
+    """
     import matplotlib  # imported here so that importing this module does not import matplotlib
 
+    os.environ["MPLBACKEND"] = "Agg"
     matplotlib.use("Agg")

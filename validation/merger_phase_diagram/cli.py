@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from interaction.artifacts import check_output_dir
-from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser
+from validation.common.execution import add_executor_options, check_executor_options
 from validation.common.options import (
     HELP,
     add_config_options,
@@ -33,7 +33,6 @@ from validation.merger_phase_diagram.config import (
 )
 from validation.merger_phase_diagram.results import load
 from validation.merger_phase_diagram.run import Result, default_out_dir, run
-from validation.sweep import EXECUTORS
 
 PROG = "python -m validation.merger_phase_diagram"
 
@@ -89,13 +88,7 @@ def build_parser() -> ArgumentParser:
                        defaults=PRESETS["quick"])
     execution = parser.add_argument_group("execution")
     execution.add_argument("--out", type=Path, help="output directory (default: runs/merger_phase_diagram/PRESET)")
-    execution.add_argument("--executor", choices=EXECUTORS, default="processes",
-                           help="serial (this process), processes (local pool), dask (existing cluster, "
-                                "needs --scheduler)")
-    execution.add_argument("--workers", type=int, default=None,
-                           help="processes for --executor processes (>= 1; default: CPU count)")
-    execution.add_argument("--scheduler", default=None,
-                           help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (--executor dask)")
+    add_executor_options(execution, unit="ensembles")
     execution.add_argument("--no-progress", action="store_true", help="no progress bar")
     execution.add_argument("--plot-only", type=Path, metavar="RESULTS",
                            help="redraw the figures (and re-run the analysis) from RESULTS (results.npz or its "
@@ -148,12 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot_only is not None:
         return _plot_only(args)
     config = config_from_options(args)
-    if args.workers is not None:
-        check_int("--workers", args.workers, minimum=1)
-    if args.executor == "dask" and not args.scheduler:
-        raise ValueError("--executor dask needs --scheduler ADDRESS (an existing dask.distributed scheduler)")
-    if args.executor != "dask" and args.scheduler:
-        raise ValueError("--scheduler is only used with --executor dask")
+    check_executor_options(args)
     out_dir = check_output_dir(args.out if args.out is not None else default_out_dir(args.preset), option="--out")
     use_headless_matplotlib()
     result = run(config, out_dir, executor=args.executor, workers=args.workers, scheduler=args.scheduler,

@@ -1,9 +1,11 @@
 """Grokking on modular addition: Nanda et al.'s progress measures and representation-merger measurements.
 
     python -m validation.modular_addition [--preset fast|default|paper] [--seed S] [--out DIR] ...
+    python -m validation.modular_addition --preset fast --seeds 3 [--executor processes --workers 2]
 
-    from validation.modular_addition import ExperimentConfig, PRESETS, run, load
+    from validation.modular_addition import ExperimentConfig, PRESETS, run, load, run_seeds
     result = run(PRESETS["fast"], "runs/modular_addition/fast_seed0")
+    seeds = run_seeds(PRESETS["fast"], 3, "runs/modular_addition/fast_seeds0-2")
 
 Trains Nanda et al.'s one-layer transformer on ``(a + b) mod P`` (docs/experiments.md §4, §6),
 measures the merger quantities of docs/experiments.md §5.2 at the ``=`` sites ``resid_mid``,
@@ -30,13 +32,21 @@ AUCs per theory site, ``seconds`` of training, measurements and analysis) and th
 ``progress``, ``mergers``, ``theory_predictions`` and ``theory_trajectories_SITE`` (PNG + PDF);
 while running, a resume checkpoint ``checkpoint.pt`` (see ``run``).
 
+With ``--seeds K > 1`` (``run_seeds``) the seeds run as one resumable sweep
+(``validation.sweep``), each into ``OUT/seed_<s>/`` as above, and ``OUT/seeds_summary.json``,
+``OUT/comparison.md`` (one row per seed and one for Nanda et al.'s mainline) and
+``OUT/seeds_progress`` compare them (``seeds``).
+
 Modules: ``config`` (``ExperimentConfig`` embedding ``rnn.modular.ModularConfig``, presets),
 ``run`` (``run``, ``load``, ``replot``, resume checkpoints), ``analysis`` (arrays in, summary
-out), ``theory`` (the measured theory, arrays in, summary out), ``figures``, ``__main__``
-(the command line).
+out), ``theory`` (the measured theory, arrays in, summary out), ``seeds`` (several seeds and
+the comparison table), ``reference`` (Nanda et al.'s published values), ``figures``,
+``__main__`` (the command line).
 """
 from validation.modular_addition.config import EXPERIMENT, PRESETS, ExperimentConfig, preset
 from validation.modular_addition.dataset import load_dataset
 from validation.modular_addition.run import ModularRun, load, replot, run
+from validation.modular_addition.seeds import SeedsResult, run_seeds
 
-__all__ = ["EXPERIMENT", "PRESETS", "ExperimentConfig", "ModularRun", "load", "load_dataset", "preset", "replot", "run"]
+__all__ = ["EXPERIMENT", "PRESETS", "ExperimentConfig", "ModularRun", "SeedsResult", "load", "load_dataset", "preset",
+           "replot", "run", "run_seeds"]

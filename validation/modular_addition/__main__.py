@@ -4,7 +4,10 @@ Options come from ``ExperimentConfig``'s fields (``validation.common.options``),
 model and optimiser knobs from the embedded ``rnn.modular.ModularConfig`` (``--P``,
 ``--train-frac``, ``--weight-decay``, ``--max-epochs``, ``--eval-every``, ``--seed``,
 ``--data-seed``, ...). ``run`` checks the output directory before any work (one line,
-exit 2, nothing written); ``--replot`` validates the results it reads.
+exit 2, nothing written); ``--replot`` validates the results it reads. ``--seeds K > 1`` runs
+``K`` seeds as one resumable sweep (``validation.modular_addition.seeds``) with the sweep
+executors' options (``--executor``, ``--workers``, ``--scheduler``; ``validation.common.execution``)
+and writes the across-seed comparison with Nanda et al. (2023).
 """
 from __future__ import annotations
 
@@ -17,11 +20,14 @@ from pathlib import Path
 from interaction.artifacts import check_output_dir
 from interaction.checks import check_int
 from interaction.cliutil import ArgumentParser, run_cli
-from validation.common.options import add_config_options, config_from_args, name_option, replace_paths
+from validation.common.execution import add_executor_options, check_executor_options
+from validation.common.options import (add_config_options, config_from_args, given_options, name_option,
+                                       replace_paths)
 from validation.common.runtime import use_headless_matplotlib
 
 from validation.modular_addition.config import PRESET_HELP, PRESETS, ExperimentConfig, preset
 from validation.modular_addition.run import replot, run
+from validation.modular_addition.seeds import SUMMARY, TABLE, SeedsResult, run_seeds
 
 PROG = "python -m validation.modular_addition"
 DESCRIPTION = ("Grokking on modular addition: Nanda et al.'s progress measures and representation-merger "
@@ -49,7 +55,19 @@ def build_parser() -> ArgumentParser:
     execution.add_argument("--replot", type=Path, default=None, metavar="DIR",
                            help="only redraw the figures of a finished run in DIR from its results files, then exit")
     execution.add_argument("--out", type=Path, default=None,
-                           help="output directory (default runs/modular_addition/<preset>_seed<seed>)")
+                           help="output directory (default runs/modular_addition/<preset>_seed<seed>, with "
+                                "--seeds K > 1 runs/modular_addition/<preset>_seeds<first>-<last>)")
+    seeds = p.add_argument_group("several seeds")
+    seeds.add_argument("--seeds", type=int, default=1,
+                       help="number of seeds (>= 1). 1: the run of --seed, written to --out. K > 1: seeds S, S+1, "
+                            "..., S+K-1 (S = --seed) as one resumable sweep, each a run in OUT/seed_<s>/ with its "
+                            "own resume checkpoints; then OUT/seeds_summary.json, OUT/comparison.md (a table "
+                            "against Nanda et al.'s mainline) and OUT/seeds_progress.png/.pdf. The data seed "
+                            "advances with the seed (D, D+1, ..., D = the preset's data seed: each seed its own "
+                            "train/test split) unless --data-seed is given, which fixes the split for every seed")
+    add_executor_options(seeds, unit="seeds", when=" (with --seeds > 1; --threads applies to each; with dask the "
+                                                    "workers write OUT/seed_<s>/: OUT must be on a shared file "
+                                                    "system)")
     return p
 
 
@@ -74,9 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         replot(args.replot)  # validates the results files: one line naming a bad one
         return 0
     threads = check_int("--threads", args.threads, minimum=0) or None
+    n_seeds = check_int("--seeds", args.seeds, minimum=1)
+    check_executor_options(args)
     config = make_config(args)
-    out = args.out or Path("runs") / "modular_addition" / f"{args.preset}_seed{config.seed}"
     command = " ".join([PROG, *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    if n_seeds > 1:
+        return main_seeds(args, config, n_seeds, threads, command)
+    out = args.out or Path("runs") / "modular_addition" / f"{args.preset}_seed{config.seed}"
     # run() checks that ``out`` can be written before it trains (one line, exit 2, nothing written)
     result = run(config, out, progress=not args.no_progress, threads=threads, device=args.device, command=command,
                  save_checkpoints=args.save_checkpoints)
@@ -89,6 +111,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in theory_lines(s["measured_theory"]):
         print(line)
     return 0 if s["status"] != "diverged" else 1
+
+
+def main_seeds(args: argparse.Namespace, config: ExperimentConfig, n_seeds: int, threads: int | None,
+               command: str) -> int:
+    """``--seeds K > 1``: the sweep over seeds, one line per seed and where the comparison is."""
+    first = config.seed
+    out = args.out or Path("runs") / "modular_addition" / f"{args.preset}_seeds{first}-{first + n_seeds - 1}"
+    fixed_data_seed = ("train", "data_seed") in given_options(args, ExperimentConfig)
+    # run_seeds checks every input and the output directory before it writes (one line, exit 2)
+    result = run_seeds(config, n_seeds, out, fixed_data_seed=fixed_data_seed, executor=args.executor,
+                       workers=args.workers, scheduler=args.scheduler, threads=threads, device=args.device,
+                       save_checkpoints=args.save_checkpoints, progress=not args.no_progress, command=command)
+    for line in seeds_lines(result):
+        print(line)
+    return 0 if all(row["status"] != "diverged" for row in result.rows) else 1
+
+
+def seeds_lines(result: SeedsResult) -> list[str]:
+    """One line per seed, then what the sweep reused and where the comparison is."""
+    lines = []
+    for row in result.rows:
+        acc = ", ".join(f"test acc {a} at epoch {e}" for a, e in row["first_epoch_test_acc"].items() if e is not None)
+        lines.append(f"seed {row['seed']} (data {row['data_seed']}): {row['status']}"
+                     f"{'; ' + acc if acc else ''}; key frequencies {row['key_frequencies']}; phases "
+                     f"{row['memorisation_end']}/{row['cleanup_start']}/{row['cleanup_end']}")
+    lines.append(f"{len(result.reused)} of {len(result.rows)} seeds reused, {len(result.computed)} computed; "
+                 f"table: {result.out_dir / TABLE}; summary: {result.out_dir / SUMMARY}; "
+                 f"runs: {result.out_dir}/seed_<s>/")
+    return lines
 
 
 def theory_lines(theory: dict) -> list[str]:

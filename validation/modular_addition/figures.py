@@ -4,12 +4,13 @@
 measurements of docs/experiments.md §5.2 per site) and, where the theory was measured,
 ``theory_predictions`` (eq. 7 and the rate-free statistic against the observed mergers) and
 ``theory_trajectories_SITE`` (measured ``H(t)``, ``W(t)`` against eq. 20, as the parity
-pair-dynamics experiment draws P25 Fig. 10 right). Each ``plot_*`` returns a matplotlib
+pair-dynamics experiment draws P25 Fig. 10 right); ``plot_seeds_progress`` overlays the
+progress curves of several seeds (``seeds``). Each ``plot_*`` returns a matplotlib
 figure; the backend is left to the caller (a CLI selects a headless one).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -242,6 +243,36 @@ def plot_theory_predictions(arrays: Mapping[str, np.ndarray], summary: Mapping[s
     c = summary["config"]["train"]
     fig.suptitle(f"the interaction theory measured on the transformer (P={c['P']}, wd {c['weight_decay']}, "
                  f"seed {c['seed']}): merged = final d/r < {threshold}", fontsize=10)
+    return fig
+
+
+def plot_seeds_progress(runs: Sequence[tuple[str, Mapping[str, np.ndarray]]], title: str):
+    """Every seed's progress curves overlaid, one colour per seed (``seeds``): train and test loss, restricted and
+    excluded loss, total squared weight norm, Gini of the Fourier norms of ``W_E`` and ``W_L`` against epoch.
+
+    ``runs`` holds ``(label, arrays)`` with the arrays of a run's ``results.npz``.
+    """
+    panels = (("train and test loss", True, (("test_loss", "-", "test"), ("train_loss", "--", "train"))),
+              ("restricted and excluded loss (final key frequencies)", True,
+               (("restricted_loss", "-", "restricted (all pairs)"), ("excluded_loss", "--", "excluded (train)"))),
+              (r"total squared weight norm $\sum\theta^2$", False, (("weight_norm_sq", "-", None),)),
+              ("Gini of the Fourier norms", False,
+               (("gini_embedding", "-", "$W_E$"), ("gini_neuron_logit", "--", "$W_L$"))))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    for ax, (name, log, curves) in zip(axes.ravel(), panels):
+        for k, (label, arrays) in enumerate(runs):
+            for j, (key, style, _) in enumerate(curves):
+                ax.plot(arrays["epochs"], arrays[key], style, color=f"C{k % 10}", lw=1.2,
+                        label=label if j == 0 else None)
+        for _, style, meaning in curves:  # what each line style means, once, in grey
+            if meaning is not None:
+                ax.plot([], [], style, color="0.4", label=meaning)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
     return fig
 
 
