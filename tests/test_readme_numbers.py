@@ -80,3 +80,29 @@ def test_readme_readout_table_equals_the_committed_summaries(readout):
     figure = f"| P25 Fig. 9 (one network per cell) | | {_onsets(onset['p25_fig9'])} | |"
     text = _section("**The readout and Fig. 9**", "**Outputs**")
     assert row in text and figure in text
+
+
+def test_readme_modular_fast_seed0_numbers_equal_the_committed_summary():
+    meta = json.loads((ROOT / "docs" / "results" / "modular_fast_seed0.json").read_text())
+    assert meta["config"]["train"]["P"] == 59 and meta["config"]["train"]["weight_decay"] == 3.0
+    assert meta["config"]["train"]["seed"] == 0 and meta["status"] == "grokked"
+    text = _section("**Fast preset, seed 0**", "Figures: the command above")
+    phases = meta["phase_boundaries"]
+    theory = meta["measured_theory"]["per_site"]
+    seconds = meta["seconds"]
+    quoted = [
+        f"0.99 at epoch {meta['grok_epoch']:,}".replace(",", " "),
+        "key frequencies {" + ", ".join(str(k) for k in meta["key_frequencies"]["used"]) + "}",
+        " / ".join(f"{phases[k]:,}".replace(",", " ") for k in ("memorisation_end", "cleanup_start", "cleanup_end")),
+        f"κ = {theory['resid_mid']['kappa_tau_y_over_tau_h']:.1f} at `resid_mid`",
+        f"only {theory['resid_mid']['observed_mergers']['agreeing']} of {theory['resid_mid']['pairs']['agreeing']}",
+        f"{meta['runtime_s']:.0f} s", f"training {seconds['training']:.0f} s",
+        f"measurements during training {seconds['measurements_during_training']:.0f} s",
+        f"analysis {seconds['analysis_after_training']:.0f} s",
+    ]
+    assert not theory["mlp_post"]["pooled_fit"]["success"]  # "the fit ends on its search bound"
+    for site in ("resid_mid", "mlp_post"):
+        merged = theory[site]["observed_mergers"]
+        assert merged["agreeing"] == merged["agreeing_commuted"] == 3 and merged["disagreeing"] == 0
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"README fast-preset section lacks {missing}"
