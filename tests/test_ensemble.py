@@ -375,6 +375,44 @@ def test_members_with_their_own_data_equal_networks_trained_alone(protocol, loss
         np.testing.assert_allclose(packed.tracked_hidden[:, e], alone.tracked_hidden[:, 0], rtol=1e-9, atol=1e-12)
 
 
+def test_ragged_plan_walks_back_to_every_members_own_sequences():
+    """The compiled padded layout, checked by walking it: from each real sequence's end node the
+    parent and token indices spell that sequence, inside its own member's block; padding has weight 0."""
+    from rnn.parity.ragged import ragged_plan
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        n_members = int(rng.integers(1, 5))
+        tokens, lengths, targets = [], [], []
+        for _ in range(n_members):
+            n, width = int(rng.integers(0, 9)), int(rng.integers(1, 7))
+            tokens.append(rng.integers(0, 3, size=(n, width)))
+            lengths.append(rng.integers(1, width + 1, size=n))
+            targets.append(rng.integers(0, 2, size=n))
+        plan = ragged_plan(tokens, lengths, targets, 3, torch.float64)
+        off, n_nodes = plan.offsets, plan.n_nodes
+        ends = plan.ends.view(n_members, -1)
+        for e in range(n_members):
+            n = len(lengths[e])
+            assert torch.all(plan.weights[e, n:] == 0)
+            assert torch.all(plan.weights[e, :n] == 1 / max(n, 1))
+            assert plan.targets[e, :n].tolist() == list(targets[e])
+            for i in range(n):
+                node = int(ends[e, i]) - e * n_nodes
+                level = int(np.searchsorted(off, node, side="right")) - 1
+                assert level == lengths[e][i]
+                spelled = []
+                while level > 0:
+                    j = node - off[level]
+                    width, parents_width = off[level + 1] - off[level], off[level] - off[level - 1]
+                    k = int(plan.token_index[level - 1][e * width + j]) - e * 3
+                    p_local = int(plan.parent_index[level - 1][e * width + j]) - e * parents_width
+                    assert int(plan.child_index[level - 1][e * width + j]) == (p_local + e * parents_width) * 3 + k
+                    assert 0 <= k < 3 and 0 <= p_local < parents_width
+                    spelled.append(k)
+                    node, level = off[level - 1] + p_local, level - 1
+                assert spelled[::-1] == list(tokens[e][i, : lengths[e][i]])
+
+
 def test_packed_members_stop_independently():
     """A diverging and a converging member with their own data: each gets its own status, the others go on."""
     rng = np.random.default_rng(0)

@@ -31,7 +31,9 @@ import numpy as np
 import torch
 
 from rnn.parity.kernels import _input_table, _jumped, _readout
-from rnn.parity.prefix_trie import trie_of_valid
+from numba import njit
+
+from rnn.parity.prefix_trie import _trie_kernel
 
 __all__ = ["RaggedPlan", "ragged_plan"]
 
@@ -68,56 +70,117 @@ class RaggedPlan:
         return int(self.weights.shape[0])
 
 
+@njit(cache=True)
+def _ragged_kernel(tokens, lengths, targets, starts, n_tokens):  # pragma: no cover - compiled
+    """Every member's trie (``_trie_kernel``) laid out padded: the index arrays of ``ragged_plan``.
+
+    Member ``e`` owns rows ``starts[e]:starts[e+1]`` of ``tokens``/``lengths``. Returns the
+    padded level offsets, the flat child/parent/token indices of all levels concatenated
+    (level ``t`` at ``level_starts[t-1]:level_starts[t]``, ``E·N_t`` entries each), and
+    ``ends``, ``weights``, ``classes`` ``(E, B)`` (``B`` the largest batch; padding points at
+    node 0 with weight 0 and class 0).
+    """
+    n_members = starts.shape[0] - 1
+    depth = 0
+    batch = 1
+    for e in range(n_members):
+        batch = max(batch, starts[e + 1] - starts[e])
+        for i in range(starts[e], starts[e + 1]):
+            depth = max(depth, lengths[i])
+    sizes = np.zeros((n_members, depth + 1), np.int64)
+    sizes[:, 0] = 1
+    # each member's trie, kept in concatenated buffers: nodes (parents, last) and member offsets
+    capacity = n_members + lengths.sum()
+    parents_all = np.empty(capacity, np.int64)
+    last_all = np.empty(capacity, np.int64)
+    node_start = np.zeros(n_members + 1, np.int64)
+    offsets_all = np.zeros((n_members, depth + 2), np.int64)
+    ends_local = np.zeros(lengths.shape[0], np.int64)
+    for e in range(n_members):
+        a, b = starts[e], starts[e + 1]
+        if b == a:
+            node_start[e + 1] = node_start[e]
+            continue
+        parents, last, offsets, ends = _trie_kernel(tokens[a:b], lengths[a:b], n_tokens)
+        count = parents.shape[0]
+        parents_all[node_start[e]: node_start[e] + count] = parents
+        last_all[node_start[e]: node_start[e] + count] = last
+        node_start[e + 1] = node_start[e] + count
+        offsets_all[e, : offsets.shape[0]] = offsets
+        offsets_all[e, offsets.shape[0]:] = offsets[-1]
+        ends_local[a:b] = ends
+        for t in range(1, offsets.shape[0] - 1):
+            sizes[e, t] = offsets[t + 1] - offsets[t]
+    padded = np.zeros(depth + 1, np.int64)
+    for t in range(depth + 1):
+        for e in range(n_members):
+            padded[t] = max(padded[t], sizes[e, t])
+    offsets = np.zeros(depth + 2, np.int64)
+    for t in range(depth + 1):
+        offsets[t + 1] = offsets[t] + padded[t]
+    level_starts = np.zeros(depth + 1, np.int64)
+    for t in range(1, depth + 1):
+        level_starts[t] = level_starts[t - 1] + n_members * padded[t]
+    child = np.zeros(level_starts[depth], np.int64)
+    parent = np.zeros(level_starts[depth], np.int64)
+    token = np.zeros(level_starts[depth], np.int64)
+    for t in range(1, depth + 1):
+        width, parents_width = padded[t], padded[t - 1]
+        for e in range(n_members):
+            base = level_starts[t - 1] + e * width
+            first = node_start[e] + offsets_all[e, t]
+            # padding slots keep parent 0 and token 0 of their own member: finite states, zero weight
+            for j in range(width):
+                p_local, k_local = 0, 0
+                if j < sizes[e, t]:
+                    p_local, k_local = parents_all[first + j], last_all[first + j]
+                child[base + j] = (p_local + e * parents_width) * n_tokens + k_local
+                parent[base + j] = p_local + e * parents_width
+                token[base + j] = k_local + e * n_tokens
+    n_nodes = offsets[depth + 1]
+    ends = np.zeros((n_members, batch), np.int64)
+    weights = np.zeros((n_members, batch))
+    classes = np.zeros((n_members, batch), np.int64)
+    for e in range(n_members):
+        for j in range(batch):
+            ends[e, j] = e * n_nodes
+        for i in range(starts[e], starts[e + 1]):
+            weights[e, i - starts[e]] = 1.0 / (starts[e + 1] - starts[e])
+            classes[e, i - starts[e]] = targets[i]
+            node = ends_local[i]
+            level = 0
+            while offsets_all[e, level + 1] <= node:
+                level += 1
+            ends[e, i - starts[e]] = e * n_nodes + offsets[level] + node - offsets_all[e, level]
+    return offsets, level_starts, child, parent, token, ends, weights, classes
+
+
 def ragged_plan(tokens: Sequence[np.ndarray], lengths: Sequence[np.ndarray], targets: Sequence[np.ndarray],
                 n_tokens: int, dtype: torch.dtype) -> RaggedPlan:
     """The padded layout of one set of sequences per member (inputs already validated).
 
     ``tokens[e]`` ``(n_e, T_e)`` int, ``lengths[e]`` ``(n_e,)`` (all >= 1), ``targets[e]``
-    ``(n_e,)``; ``n_e = 0`` is allowed (that member then gets zero weight everywhere).
+    ``(n_e,)``; ``n_e = 0`` is allowed (that member then gets zero weight everywhere). One
+    compiled pass builds every member's trie and the padded index arrays (``_ragged_kernel``).
     """
     n_members = len(tokens)
-    tries = [trie_of_valid(tok, ln, n_tokens) if len(ln) else None for tok, ln in zip(tokens, lengths)]
-    depth = max((trie.depth for trie in tries if trie is not None), default=0)
-    sizes = np.zeros((n_members, depth + 1), dtype=np.int64)
-    sizes[:, 0] = 1
-    for e, trie in enumerate(tries):
-        if trie is not None:
-            sizes[e, 1: trie.depth + 1] = trie.level_sizes()[1:]
-    padded = sizes.max(0)
-    offsets = np.concatenate([[0], np.cumsum(padded)])
-    n_nodes = int(offsets[-1])
-
-    child, parent, token = [], [], []
-    for t in range(1, depth + 1):
-        width, parents_width = int(padded[t]), int(padded[t - 1])
-        c = np.zeros((n_members, width), dtype=np.int64)
-        p = np.zeros((n_members, width), dtype=np.int64)
-        k = np.zeros((n_members, width), dtype=np.int64)
-        for e, trie in enumerate(tries):
-            if trie is not None and t <= trie.depth:
-                n = sizes[e, t]
-                c[e, :n] = trie.parents[t - 1] * n_tokens + trie.tokens[t - 1]
-                p[e, :n] = trie.parents[t - 1]
-                k[e, :n] = trie.tokens[t - 1]
-        rows = np.arange(n_members)[:, None]
-        child.append(torch.from_numpy((c + rows * parents_width * n_tokens).ravel()))
-        parent.append(torch.from_numpy((p + rows * parents_width).ravel()))
-        token.append(torch.from_numpy((k + rows * n_tokens).ravel()))
-
-    batch = max(1, max(len(ln) for ln in lengths))
-    ends = np.zeros((n_members, batch), dtype=np.int64)
-    weights = np.zeros((n_members, batch))
-    classes = np.zeros((n_members, batch), dtype=np.int64)
-    for e, trie in enumerate(tries):
-        if trie is None:
-            continue
-        n = len(lengths[e])
-        level = np.searchsorted(trie.offsets, trie.ends, side="right") - 1
-        ends[e, :n] = offsets[level] + trie.ends - trie.offsets[level]
-        weights[e, :n] = 1.0 / n
-        classes[e, :n] = targets[e]
-    ends += np.arange(n_members)[:, None] * n_nodes
-    return RaggedPlan(tuple(int(o) for o in offsets), tuple(child), tuple(parent), tuple(token),
+    counts = np.array([len(ln) for ln in lengths], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    width = max((tok.shape[1] for tok, n in zip(tokens, counts) if n), default=1)
+    stacked = np.zeros((int(starts[-1]), width), dtype=np.int64)
+    for e, tok in enumerate(tokens):
+        if counts[e]:
+            stacked[starts[e]: starts[e + 1], : tok.shape[1]] = tok
+    flat = [np.concatenate([np.asarray(x[e], dtype=np.int64).ravel() for e in range(n_members)])
+            for x in (lengths, targets)]
+    offsets, level_starts, child, parent, token, ends, weights, classes = _ragged_kernel(
+        stacked, flat[0], flat[1], starts, n_tokens)
+    levels = range(1, len(level_starts))
+    child_t, parent_t, token_t = (torch.from_numpy(a) for a in (child, parent, token))
+    return RaggedPlan(tuple(int(o) for o in offsets),
+                      tuple(child_t[level_starts[t - 1]: level_starts[t]] for t in levels),
+                      tuple(parent_t[level_starts[t - 1]: level_starts[t]] for t in levels),
+                      tuple(token_t[level_starts[t - 1]: level_starts[t]] for t in levels),
                       torch.from_numpy(ends.ravel()), torch.as_tensor(weights, dtype=dtype),
                       torch.from_numpy(classes))
 
