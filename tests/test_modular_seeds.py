@@ -217,3 +217,17 @@ def test_bad_seed_options_are_one_line_exit_2_and_write_nothing(argv, needle, tm
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and err.startswith(PROG)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_theory_table_reports_each_seed_and_site_from_the_run_summary():
+    checkpoint = {"heldout_agreeing_accuracy": 0.83}
+    site = {"kappa_tau_y_over_tau_h": 2.5, "pooled_fit": {"success": False},
+            "observed_mergers": {"agreeing": 4, "agreeing_commuted": 3, "disagreeing": 0},
+            "pairs": {"agreeing": 200, "disagreeing": 200},
+            "checkpoints": {"memorisation_end": checkpoint, "circuit_formation": checkpoint},
+            "rate_free_auc_H2_over_Y": {"memorisation_end": 0.91, "circuit_formation": None}}
+    row = {"seed": 1, "theory": SEEDS.theory_row({"per_site": {"mlp_post": site}})}
+    assert row["theory"]["mlp_post"]["kappa"] == 2.5 and not row["theory"]["mlp_post"]["fit_success"]
+    lines = SEEDS.theory_table([row])
+    assert lines[2] == "| 1 | mlp_post | 2.5 (fit flagged) | 4 of 200 (3) | 0 | 0.83 / 0.91 | 0.83 / – | – / – |"
+    assert SEEDS.theory_table([{"seed": 0, "theory": {}}]) == []  # no theory sites: no table

@@ -111,6 +111,9 @@ def sweep_config(config: ExperimentConfig, *, fixed_data_seed: bool = False) -> 
 # --- one seed's row: arrays and summary of a run in, JSON-ready values out ---
 
 def _number(value: Any) -> float | None:
+    """A finite float, or ``None`` for a missing or non-finite value (JSON has no NaN)."""
+    if value is None:
+        return None
     value = float(value)
     return value if np.isfinite(value) else None
 
@@ -164,7 +167,43 @@ def seed_row(arrays: Mapping[str, np.ndarray], summary: Mapping[str, Any]) -> di
            for name in ("weight_norm_sq", "gini_embedding", "gini_neuron_logit")},
         "final_train_loss": _number(arrays["train_loss"][-1]), "final_test_loss": _number(arrays["test_loss"][-1]),
         "final_test_acc": _number(arrays["test_acc"][-1]),
+        "theory": theory_row(summary.get("measured_theory", {})),
     }
+
+
+def theory_row(measured: Mapping[str, Any]) -> dict[str, Any]:
+    """Per theory site: the fitted kappa (and whether its fit succeeded), the observed mergers, and eq. 7's
+    held-out accuracy and the AUC of H²/Y at each phase checkpoint (``validation.modular_addition.theory``)."""
+    row = {}
+    for site, s in measured.get("per_site", {}).items():
+        checkpoints = s["checkpoints"]
+        row[site] = {"kappa": _number(s["kappa_tau_y_over_tau_h"]), "fit_success": bool(s["pooled_fit"]["success"]),
+                     "merged_agreeing": int(s["observed_mergers"]["agreeing"]),
+                     "merged_agreeing_commuted": int(s["observed_mergers"]["agreeing_commuted"]),
+                     "merged_disagreeing": int(s["observed_mergers"]["disagreeing"]),
+                     "pairs_agreeing": int(s["pairs"]["agreeing"]),
+                     "heldout_accuracy": {name: _number(c["heldout_agreeing_accuracy"])
+                                          for name, c in checkpoints.items()},
+                     "auc_H2_over_Y": {name: _number(v) for name, v in s["rate_free_auc_H2_over_Y"].items()}}
+    return row
+
+
+def theory_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The second table of ``comparison.md``: the interaction theory measured per seed and site."""
+    phases = ("memorisation_end", "circuit_formation", "cleanup_start")
+    head = ["seed", "site", "kappa = tau_y/tau_h", "agreeing pairs merged (commuted)", "disagreeing merged",
+            *(f"eq. 7 held-out accuracy / AUC(H²/Y) at {p}" for p in phases)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        for site, s in row.get("theory", {}).items():
+            kappa = _cell(s["kappa"], "{:.3g}") + ("" if s["fit_success"] else " (fit flagged)")
+            cells = [f"{row['seed']}", site, kappa,
+                     f"{s['merged_agreeing']} of {s['pairs_agreeing']} ({s['merged_agreeing_commuted']})",
+                     f"{s['merged_disagreeing']}",
+                     *(f"{_cell(s['heldout_accuracy'].get(p), '{:.2f}')} / {_cell(s['auc_H2_over_Y'].get(p), '{:.2f}')}"
+                       for p in phases)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines if len(lines) > 2 else []
 
 
 def run_seed_task(task: dict[str, Any], *, root: str, threads: int | None, device: str, save_checkpoints: bool,
@@ -289,7 +328,15 @@ def comparison_table(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]]
         f"{MISSING}: not reached or not defined in that run (its status says why: 'capped' stopped at the epoch "
         "cap, 'diverged' at a non-finite loss); in the paper's row: not reported.",
     ]
-    return "\n".join(lines + [f"- {n}" for n in notes]) + "\n"
+    theory = theory_table(rows)
+    if theory:
+        theory = ["", "## The interaction theory measured per seed (docs/theory.md §2.3, §2.6)", "", *theory, "",
+                  "- Merged: final normalised distance d/r below the merge threshold at that site; commuted: "
+                  "(a, b) / (b, a) pairs. Eq. 7 predicts a same-answer pair merges iff A_high = H - kappa Y/H <= 0 "
+                  "at that checkpoint, with kappa from one pooled fit of eq. 20 on the calibration half; the "
+                  "accuracy is over the held-out same-answer pairs. AUC: the rate-free statistic H²/Y ranking "
+                  "the held-out same-answer pairs that merged below those that did not ('–' without both)."]
+    return "\n".join(lines + [f"- {n}" for n in notes] + theory) + "\n"
 
 
 # --- the sweep ---
