@@ -84,7 +84,7 @@ def test_rerun_reuses_the_finished_seeds(swept, monkeypatch, capsys):
     assert {name: (swept / name).read_bytes() for name in (SUMMARY, TABLE)} == before
 
 
-def test_a_seed_finished_without_its_task_file_is_reused_not_retrained(swept, tmp_path, monkeypatch):
+def test_a_seed_finished_without_its_task_file_is_reused_not_retrained(swept, tmp_path, monkeypatch, capsys):
     """A seed whose run finished but whose sweep file is missing (killed in between, or the seed
     run alone with the same options into OUT/seed_<s>) is read back, not trained again."""
     import shutil
@@ -98,8 +98,11 @@ def test_a_seed_finished_without_its_task_file_is_reused_not_retrained(swept, tm
         raise AssertionError("a finished seed was retrained")
     monkeypatch.setattr(SEEDS, "run", refuse)
     assert main([*TINY, "--seeds", "2", "--out", str(out)]) == 0
+    assert "2 computed (2 of them read back from a finished run" in capsys.readouterr().out
+
     def rows(text):  # everything but the task's own timing, which reading back does not repeat
-        return [{k: v for k, v in row.items() if k != "task_seconds"} for row in json.loads(text)["rows"]]
+        return [{k: v for k, v in row.items() if k not in ("task_seconds", "read_back")}
+                for row in json.loads(text)["rows"]]
     assert rows((out / SUMMARY).read_text()) == rows(before)
 
 

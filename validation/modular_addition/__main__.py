@@ -136,7 +136,9 @@ def seeds_lines(result: SeedsResult) -> list[str]:
         lines.append(f"seed {row['seed']} (data {row['data_seed']}): {row['status']}"
                      f"{'; ' + acc if acc else ''}; key frequencies {row['key_frequencies']}; phases "
                      f"{row['memorisation_end']}/{row['cleanup_start']}/{row['cleanup_end']}")
-    lines.append(f"{len(result.reused)} of {len(result.rows)} seeds reused, {len(result.computed)} computed; "
+    read_back = sum(bool(row.get("read_back")) for row in result.rows if row["seed"] in result.computed)
+    lines.append(f"{len(result.reused)} of {len(result.rows)} seeds reused, {len(result.computed)} computed"
+                 f"{f' ({read_back} of them read back from a finished run in OUT/seed_<s>/)' if read_back else ''}; "
                  f"table: {result.out_dir / TABLE}; summary: {result.out_dir / SUMMARY}; "
                  f"runs: {result.out_dir}/seed_<s>/")
     return lines

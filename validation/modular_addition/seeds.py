@@ -222,7 +222,8 @@ def run_seed_task(task: dict[str, Any], *, root: str, threads: int | None, devic
         arrays, summary = result.arrays, result.summary
     else:  # this seed finished earlier (killed before its task file, or run alone with the same options)
         arrays, summary = finished.arrays, finished.meta
-    return {"row": np.asarray(json.dumps(seed_row(arrays, summary), allow_nan=False))}
+    row = {**seed_row(arrays, summary), "read_back": finished is not None}
+    return {"row": np.asarray(json.dumps(row, allow_nan=False))}
 
 
 def finished_run(directory: Path, config: ExperimentConfig) -> Results | None:
