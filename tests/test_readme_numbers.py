@@ -106,3 +106,18 @@ def test_readme_modular_fast_seed0_numbers_equal_the_committed_summary():
         assert merged["agreeing"] == merged["agreeing_commuted"] == 3 and merged["disagreeing"] == 0
     missing = [q for q in quoted if q not in text]
     assert not missing, f"README fast-preset section lacks {missing}"
+
+
+@pytest.mark.parametrize("preset", ["fast"])
+def test_readme_modular_seed_tables_are_the_committed_comparison(preset):
+    """The README's per-seed tables are the lines of the committed ``comparison.md``, which belongs to
+    the committed summary (same seeds, same preset settings)."""
+    summary = json.loads((ROOT / "docs" / "results" / f"modular_{preset}_seeds.json").read_text())
+    table = (ROOT / "docs" / "results" / f"modular_{preset}_comparison.md").read_text()
+    assert f"--preset {preset} --seeds {len(summary['seeds'])}" in summary["command"]
+    assert summary["config"]["train"]["P"] == 59
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    for row in summary["rows"]:
+        assert any(line.startswith(f"| seed {row['seed']} (data {row['data_seed']}) | {row['status']} |") for line in rows)
+    missing = [line for line in rows if line not in README]
+    assert not missing, f"README lacks the {preset} table rows {missing}"
