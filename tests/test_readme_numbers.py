@@ -108,7 +108,7 @@ def test_readme_modular_fast_seed0_numbers_equal_the_committed_summary():
     assert not missing, f"README fast-preset section lacks {missing}"
 
 
-@pytest.mark.parametrize("preset", ["fast"])
+@pytest.mark.parametrize("preset", ["fast", "default"])
 def test_readme_modular_seed_tables_are_the_committed_comparison(preset):
     """The README's per-seed tables are the lines of the committed ``comparison.md``, which belongs to
     the committed summary (same seeds, same preset settings)."""
