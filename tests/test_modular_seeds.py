@@ -116,6 +116,44 @@ def test_an_interrupted_seed_is_continued_by_run(swept, tmp_path, monkeypatch):
     assert SEEDS.finished_run(out / "seed_1", SEEDS.seed_configs(make_config(build_parser().parse_args(TINY)), 2)[1]) is not None
 
 
+def test_replot_of_a_seeds_directory_redraws_every_seed_and_the_overlay(swept, tmp_path, monkeypatch):
+    """``--replot OUT`` of a ``--seeds`` directory redraws each seed's figures and the overlaid curves,
+    from the results files alone: nothing is trained and the summary and table stay as they are."""
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(swept, out)
+    for figure in out.glob("seeds_progress.*"):
+        figure.unlink()
+    before = {name: (out / name).read_bytes() for name in (SUMMARY, TABLE)}
+    redrawn = []
+    monkeypatch.setattr(RUN, "draw", lambda arrays, meta, directory: redrawn.append(Path(directory).name) or [])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("replot trained a seed")
+    monkeypatch.setattr(SEEDS, "run", refuse)
+    assert main(["--replot", str(out)]) == 0
+    assert redrawn == ["seed_0", "seed_1"]
+    assert all((out / f"seeds_progress.{ext}").stat().st_size > 0 for ext in ("png", "pdf"))
+    assert {name: (out / name).read_bytes() for name in (SUMMARY, TABLE)} == before
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda out: (out / SUMMARY).write_text("{not json"), "not a readable JSON file"),
+    (lambda out: (out / SUMMARY).write_text(json.dumps({"experiment": "merger_phase_diagram", "rows": []})),
+     "not a seeds summary"),
+    (lambda out: (out / "seed_1" / "results.npz").write_bytes(b"truncated"), "seed_1/results.npz"),
+])
+def test_replot_of_a_damaged_seeds_directory_is_one_line(swept, tmp_path, capsys, damage, needle):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(swept, out)
+    damage(out)
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, PROG, ["--replot", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and needle in err
+
+
 def test_the_paper_row_comes_from_the_reference_constants(swept):
     paper = [line for line in (swept / TABLE).read_text().splitlines() if line.startswith(f"| {NANDA_MAINLINE.label}")]
     assert len(paper) == 1

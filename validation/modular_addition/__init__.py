@@ -39,14 +39,14 @@ With ``--seeds K > 1`` (``run_seeds``) the seeds run as one resumable sweep
 
 Modules: ``config`` (``ExperimentConfig`` embedding ``rnn.modular.ModularConfig``, presets),
 ``run`` (``run``, ``load``, ``replot``, resume checkpoints), ``analysis`` (arrays in, summary
-out), ``theory`` (the measured theory, arrays in, summary out), ``seeds`` (several seeds and
-the comparison table), ``reference`` (Nanda et al.'s published values), ``figures``,
+out), ``theory`` (the measured theory, arrays in, summary out), ``seeds`` (several seeds, the
+comparison table, ``replot_seeds``), ``reference`` (Nanda et al.'s published values), ``figures``,
 ``__main__`` (the command line).
 """
 from validation.modular_addition.config import EXPERIMENT, PRESETS, ExperimentConfig, preset
 from validation.modular_addition.dataset import load_dataset
 from validation.modular_addition.run import ModularRun, load, replot, run
-from validation.modular_addition.seeds import SeedsResult, run_seeds
+from validation.modular_addition.seeds import SeedsResult, replot_seeds, run_seeds
 
 __all__ = ["EXPERIMENT", "PRESETS", "ExperimentConfig", "ModularRun", "SeedsResult", "load", "load_dataset", "preset",
-           "replot", "run", "run_seeds"]
+           "replot", "replot_seeds", "run", "run_seeds"]

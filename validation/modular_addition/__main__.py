@@ -27,7 +27,7 @@ from validation.common.runtime import use_headless_matplotlib
 
 from validation.modular_addition.config import PRESET_HELP, PRESETS, ExperimentConfig, preset
 from validation.modular_addition.run import replot, run
-from validation.modular_addition.seeds import SUMMARY, TABLE, SeedsResult, run_seeds
+from validation.modular_addition.seeds import SUMMARY, TABLE, SeedsResult, replot_seeds, run_seeds
 
 PROG = "python -m validation.modular_addition"
 DESCRIPTION = ("Grokking on modular addition: Nanda et al.'s progress measures and representation-merger "
@@ -53,7 +53,8 @@ def build_parser() -> ArgumentParser:
                            help="also write every weight snapshot (float32) to checkpoints.npz")
     execution.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     execution.add_argument("--replot", type=Path, default=None, metavar="DIR",
-                           help="only redraw the figures of a finished run in DIR from its results files, then exit")
+                           help="only redraw the figures of a finished run in DIR from its results files, then exit (a "
+                                "--seeds directory: every seed's figures and the overlaid curves)")
     execution.add_argument("--out", type=Path, default=None,
                            help="output directory (default runs/modular_addition/<preset>_seed<seed>, with "
                                 "--seeds K > 1 runs/modular_addition/<preset>_seeds<first>-<last>)")
@@ -89,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.replot.is_dir():
             raise ValueError(f"--replot {str(args.replot)!r} is not a run directory")
         check_output_dir(args.replot, option="--replot")  # the figures are rewritten there
-        replot(args.replot)  # validates the results files: one line naming a bad one
+        # validates the results files: one line naming a bad one
+        (replot_seeds if (args.replot / SUMMARY).is_file() else replot)(args.replot)
         return 0
     threads = check_int("--threads", args.threads, minimum=0) or None
     n_seeds = check_int("--seeds", args.seeds, minimum=1)

@@ -60,11 +60,11 @@ from rnn.modular.progress import DEFAULT_KEY_FREQUENCY_RULE
 from rnn.modular.train import resolve_device
 from validation.common.keys import compute_config, config_key
 from validation.common.options import config_from_dict
-from validation.common.results import Results
+from validation.common.results import Results, read_json
 from validation.modular_addition.config import EXPERIMENT, ExperimentConfig
 from validation.modular_addition.figures import plot_seeds_progress
 from validation.modular_addition.reference import NANDA_MAINLINE, NANDA_OTHER_SEEDS_KEY_FREQUENCIES, PaperRun
-from validation.modular_addition.run import CHECKPOINT, load, run
+from validation.modular_addition.run import CHECKPOINT, load, replot, run
 from validation.sweep import TASK_DIR, run_sweep
 
 EXPERIMENT_SEEDS = f"{EXPERIMENT}_seeds"
@@ -355,6 +355,40 @@ class SeedsResult:
     reused: list[int]
 
 
+def _draw_seeds_progress(config: ExperimentConfig, curves: Sequence[tuple[str, Mapping[str, np.ndarray]]],
+                         out_dir: Path) -> list[Path]:
+    """``OUT/seeds_progress.{png,pdf}``: every seed's curves overlaid."""
+    tc = config.train
+    fig = plot_seeds_progress(curves, f"{len(curves)} seeds, {_setting(tc.P, tc.train_frac, tc.weight_decay)}")
+    written = save_figure(fig, out_dir / FIGURE)
+    plt.close(fig)
+    return written
+
+
+def replot_seeds(path: str | Path) -> list[Path]:
+    """Redraw a finished ``--seeds`` directory's figures: every seed's own and the overlaid curves.
+
+    Reads ``OUT/seeds_summary.json`` and each seed's validated results; nothing is retrained and the
+    summary and the table are left as they are. A missing or damaged file is named in a one-line
+    ``ValueError``.
+    """
+    out_dir = Path(path)
+    summary_path = out_dir / SUMMARY
+    summary = read_json(summary_path)
+    if summary.get("experiment") != EXPERIMENT_SEEDS or not isinstance(summary.get("rows"), list):
+        raise ValueError(f"{summary_path}: not a seeds summary of {EXPERIMENT} (experiment "
+                         f"{summary.get('experiment')!r})")
+    config = config_from_dict(ExperimentConfig, summary.get("config"), source=str(summary_path))
+    written, curves = [], []
+    for row in summary["rows"]:
+        if not isinstance(row, dict) or not isinstance(row.get("dir"), str) or "seed" not in row:
+            raise ValueError(f"{summary_path}: a row without its seed and directory")
+        directory = out_dir / row["dir"]
+        written += replot(directory)
+        curves.append((f"seed {row['seed']}", load(directory)[1].arrays))
+    return written + _draw_seeds_progress(config, curves, out_dir)
+
+
 def run_seeds(config: ExperimentConfig, seeds: int, out_dir: str | Path, *, fixed_data_seed: bool = False,
               executor: str = "serial", workers: int | None = None, scheduler: Any = None,
               threads: int | None = 1, device: str = "cpu", save_checkpoints: bool = False, progress: bool = False,
@@ -396,10 +430,7 @@ def run_seeds(config: ExperimentConfig, seeds: int, out_dir: str | Path, *, fixe
                "provenance": provenance()}
     written = [atomic_write_json(out_dir / SUMMARY, summary),
                atomic_write_bytes(out_dir / TABLE, comparison_table(config, rows).encode())]
-    tc = config.train
-    fig = plot_seeds_progress(curves, f"{len(rows)} seeds, {_setting(tc.P, tc.train_frac, tc.weight_decay)}")
-    written += save_figure(fig, out_dir / FIGURE)
-    plt.close(fig)
+    written += _draw_seeds_progress(config, curves, out_dir)
     seed_of = dict(zip(outcome.keys, (c.seed for c in configs)))
     return SeedsResult(config, rows, to_jsonable(summary), out_dir, written,
                        computed=[seed_of[k] for k in outcome.computed], reused=[seed_of[k] for k in outcome.reused])
