@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from interaction.artifacts import to_jsonable
+from rnn.modular.train import PRESETS as MODULAR_PRESETS
 from validation.merger_phase_diagram.config import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,14 +109,17 @@ def test_readme_modular_fast_seed0_numbers_equal_the_committed_summary():
     assert not missing, f"README fast-preset section lacks {missing}"
 
 
-@pytest.mark.parametrize("preset", ["fast", "default"])
+@pytest.mark.parametrize("preset", ["fast", "default", "paper"])
 def test_readme_modular_seed_tables_are_the_committed_comparison(preset):
     """The README's per-seed tables are the lines of the committed ``comparison.md``, which belongs to
     the committed summary (same seeds, same preset settings)."""
     summary = json.loads((ROOT / "docs" / "results" / f"modular_{preset}_seeds.json").read_text())
     table = (ROOT / "docs" / "results" / f"modular_{preset}_comparison.md").read_text()
     assert f"--preset {preset} --seeds {len(summary['seeds'])}" in summary["command"]
-    assert summary["config"]["train"]["P"] == 59
+    trained = summary["config"]["train"]
+    expected = MODULAR_PRESETS[preset]
+    assert (trained["P"], trained["train_frac"], trained["weight_decay"]) == (
+        expected.P, expected.train_frac, expected.weight_decay)
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     for row in summary["rows"]:
         assert any(line.startswith(f"| seed {row['seed']} (data {row['data_seed']}) | {row['status']} |") for line in rows)
