@@ -259,7 +259,8 @@ def test_options_map_onto_the_embedded_trainer_config():
                                       "--lr", "0.002", "--linkage-every", "7"])
     config = make_config(args)
     assert (config.train.seed, config.train.data_seed, config.train.lr) == (3, 2, 0.002)
-    assert config.train.weight_decay == 3.0 and config.train.stop_test_acc is None and config.linkage_every == 7
+    assert (config.train.train_frac, config.train.weight_decay) == (0.4, 1.0)  # the preset's, not the defaults'
+    assert config.train.stop_test_acc is None and config.linkage_every == 7
     help_text = build_parser().format_help()
     for option in ("--preset", "--seed", "--data-seed", "--out", "--threads", "--linkage-every", "--no-early-stop",
                    "--P", "--train-frac", "--weight-decay", "--max-epochs", "--eval-every", "--pair-samples",

@@ -81,6 +81,31 @@ def test_last_position_forward_equals_full_forward():
     torch.testing.assert_close(rebuilt(tokens), last)
 
 
+def test_table_attention_gradients_and_pattern_equal_the_full_forward():
+    """The score and value tables give the reference computation's gradients for every parameter and its
+    attention pattern, also for inputs whose last token is not ``=`` (random tokens everywhere)."""
+    model = ModularTransformer(13, seed=4, dtype=torch.float64)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    tokens = torch.randint(0, 14, (200, 3), generator=torch.Generator().manual_seed(0))
+    labels = torch.randint(0, 14, (200,), generator=torch.Generator().manual_seed(1))
+    grads = []
+    for logits in (lambda: model(tokens), lambda: model.forward_full(tokens)[:, -1]):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(logits(), labels).backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-10, atol=1e-12, msg=name)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens)
+        x = model.W_E[tokens] + model.W_pos
+        q = torch.einsum("bd,hde->bhe", x[:, -1], model.W_Q)
+        k = torch.einsum("bpd,hde->bhpe", x, model.W_K)
+        pattern = torch.softmax(torch.einsum("bhe,bhpe->bhp", q, k) / model.d_head ** 0.5, dim=-1)
+    torch.testing.assert_close(cache["attn_pattern"], pattern, rtol=0, atol=1e-13)
+
+
 def test_checkpoint_schedule_is_dense_early():
     e = checkpoint_epochs(2000, 100, 500)
     assert e[0] == 0 and e[-1] == 2000 and np.all(np.diff(e) > 0)

@@ -6,7 +6,7 @@ experiment measures during training (pair samples, distance samples, the linkage
 schedule) and how often it saves a resume checkpoint. Ranges are checked in the
 ``__post_init__`` methods; a bad value raises a ``ValueError`` naming it.
 
-Presets (docs/experiments.md §6.2): ``fast`` (P 59, frac 0.3, wd 3), ``default`` (P 59,
+Presets (docs/experiments.md §6.2): ``fast`` (P 59, frac 0.4, wd 1), ``default`` (P 59,
 frac 0.3, wd 1, the paper's weight decay) and ``paper`` (P 113, frac 0.3, wd 1, 40 k-epoch cap).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ FIT_STARTS = ("initialisation", "memorisation_end")
 #: ``logits`` dy = dh, so Y = H and the measurement says nothing)
 THEORY_SITES = ("resid_mid", "mlp_post", "mlp_out", "resid_post")
 
-PRESET_HELP = ("fast: P=59, frac 0.3, wd 3 (groks in minutes); default: P=59, frac 0.3, wd 1 (the paper's wd); "
+PRESET_HELP = ("fast: P=59, frac 0.4, wd 1 (groks in minutes); default: P=59, frac 0.3, wd 1 (the paper's wd); "
                "paper: P=113, frac 0.3, wd 1, 40k-epoch cap (Nanda et al.'s mainline)")
 
 
