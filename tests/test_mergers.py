@@ -111,6 +111,20 @@ def test_pair_samples_trajectories_and_theory_connection():
     assert mm.merged_fraction(d["disagree_train_train"]) == 0.0
 
 
+@given(st.integers(1, 40), st.integers(0, 60), st.integers(0, 2**31 - 1))
+def test_normalised_pair_distances_equal_cdist(D, n_pairs, seed):
+    """The compiled pair-distance loop against scipy's distances, and out-of-range pairs refused."""
+    rng = np.random.default_rng(seed)
+    H = rng.normal(size=(17, D)).astype(np.float32)
+    pairs = rng.integers(0, 17, size=(2, n_pairs))
+    expected = cdist(H.astype(np.float64), H.astype(np.float64))[pairs[0], pairs[1]] / mm.representation_scale(H)
+    np.testing.assert_allclose(mm.normalised_pair_distances(H, pairs), expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"pair indices \(second members\) must lie in \[0, 17\)"):
+        mm.normalised_pair_distances(H, np.array([[0], [17]]))
+    with pytest.raises(ValueError, match="first members"):
+        mm.normalised_pair_distances(H, np.array([[-1], [0]]))
+
+
 def test_merger_metric_input_validation():
     with pytest.raises(ValueError, match="labels"):
         mm.variance_ratio(np.zeros((4, 2)), np.zeros(3))

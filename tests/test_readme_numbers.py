@@ -85,26 +85,30 @@ def test_readme_readout_table_equals_the_committed_summaries(readout):
 
 def test_readme_modular_fast_seed0_numbers_equal_the_committed_summary():
     meta = json.loads((ROOT / "docs" / "results" / "modular_fast_seed0.json").read_text())
-    assert meta["config"]["train"]["P"] == 59 and meta["config"]["train"]["weight_decay"] == 3.0
-    assert meta["config"]["train"]["seed"] == 0 and meta["status"] == "grokked"
-    text = _section("**Fast preset, seed 0**", "Figures: the command above")
+    trained, fast = meta["config"]["train"], MODULAR_PRESETS["fast"]
+    assert (trained["P"], trained["train_frac"], trained["weight_decay"]) == (fast.P, fast.train_frac, fast.weight_decay)
+    assert trained["seed"] == trained["data_seed"] == 0 and meta["status"] == "grokked"
+    text = _section("**Fast preset, seed 0**", "**Against Nanda et al., fast preset")
     phases = meta["phase_boundaries"]
     theory = meta["measured_theory"]["per_site"]
     seconds = meta["seconds"]
+    merged = theory["resid_mid"]["observed_mergers"]
     quoted = [
         f"0.99 at epoch {meta['grok_epoch']:,}".replace(",", " "),
         "key frequencies {" + ", ".join(str(k) for k in meta["key_frequencies"]["used"]) + "}",
         " / ".join(f"{phases[k]:,}".replace(",", " ") for k in ("memorisation_end", "cleanup_start", "cleanup_end")),
         f"κ = {theory['resid_mid']['kappa_tau_y_over_tau_h']:.1f} at `resid_mid`",
-        f"only {theory['resid_mid']['observed_mergers']['agreeing']} of {theory['resid_mid']['pairs']['agreeing']}",
+        f"κ = {theory['mlp_post']['kappa_tau_y_over_tau_h']:.0f} and eq. 7",
+        f"only {merged['agreeing']} of {theory['resid_mid']['pairs']['agreeing']} same-answer training pairs merge, "
+        f"and all {merged['agreeing_commuted']} are commuted pairs",
         f"{meta['runtime_s']:.0f} s", f"training {seconds['training']:.0f} s",
         f"measurements during training {seconds['measurements_during_training']:.0f} s",
         f"analysis {seconds['analysis_after_training']:.0f} s",
     ]
-    assert not theory["mlp_post"]["pooled_fit"]["success"]  # "the fit ends on its search bound"
+    # "the fit ends on its search bound and is flagged" at resid_mid, not at mlp_post
+    assert not theory["resid_mid"]["pooled_fit"]["success"] and theory["mlp_post"]["pooled_fit"]["success"]
     for site in ("resid_mid", "mlp_post"):
-        merged = theory[site]["observed_mergers"]
-        assert merged["agreeing"] == merged["agreeing_commuted"] == 3 and merged["disagreeing"] == 0
+        assert theory[site]["observed_mergers"] == merged and merged["disagreeing"] == 0
     missing = [q for q in quoted if q not in text]
     assert not missing, f"README fast-preset section lacks {missing}"
 
@@ -125,3 +129,16 @@ def test_readme_modular_seed_tables_are_the_committed_comparison(preset):
         assert any(line.startswith(f"| seed {row['seed']} (data {row['data_seed']}) | {row['status']} |") for line in rows)
     missing = [line for line in rows if line not in README]
     assert not missing, f"README lacks the {preset} table rows {missing}"
+
+
+def test_readme_fast_time_to_grokking_is_the_committed_summary():
+    """The README's time-to-grokking figures are the task times of the committed stop-at-0.95 run of the fast preset."""
+    summary = json.loads((ROOT / "docs" / "results" / "modular_fast_to095_seeds.json").read_text())
+    assert "--preset fast --seeds 3 --stop-test-acc 0.95 --cleanup-margin 0" in summary["command"]
+    trained, fast = summary["config"]["train"], MODULAR_PRESETS["fast"]
+    assert (trained["P"], trained["train_frac"], trained["weight_decay"]) == (fast.P, fast.train_frac, fast.weight_decay)
+    assert trained["stop_test_acc"] == 0.95 and trained["cleanup_margin"] == 0
+    rows = sorted(summary["rows"], key=lambda r: r["seed"])
+    assert [r["status"] for r in rows] == ["grokked"] * 3
+    seconds = ", ".join(f"{r['task_seconds']:.0f}" for r in rows[:-1]) + f" and {rows[-1]['task_seconds']:.0f} s"
+    assert f"**{seconds}**" in _section("- **Time to grokking**", "- **Cost of the whole runs:**")
