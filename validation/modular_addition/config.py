@@ -28,8 +28,11 @@ FIT_STARTS = ("initialisation", "memorisation_end")
 #: ``logits`` dy = dh, so Y = H and the measurement says nothing)
 THEORY_SITES = ("resid_mid", "mlp_post", "mlp_out", "resid_post")
 
-PRESET_HELP = ("fast: P=59, frac 0.4, wd 1 (groks in minutes); default: P=59, frac 0.3, wd 1 (the paper's wd); "
-               "paper: P=113, frac 0.3, wd 1, 40k-epoch cap (Nanda et al.'s mainline)")
+_PRESET_PURPOSE = {"fast": "groks in minutes", "default": "the paper's wd",
+                   "paper": "40k-epoch cap, Nanda et al.'s mainline"}
+# derived from the trainer's presets so that the help cannot drift from the values it describes
+PRESET_HELP = "; ".join(f"{name}: P={c.P}, frac {c.train_frac:g}, wd {c.weight_decay:g} ({_PRESET_PURPOSE[name]})"
+                        for name, c in TRAIN_PRESETS.items())
 
 
 @dataclass(frozen=True)
