@@ -16,7 +16,8 @@ level); everything between the matmuls (gathering each child's parent row and in
 term, the nonlinearity, and in the backward pass ``φ'``, the readout's gradient at the
 sequence ends and the sums over siblings and tokens) is one compiled pass per level
 (``_step_children``, ``_children_backward``), which made a training step 1.4–2.3 times
-faster than the same computation as separate torch gathers, adds and scatters. Each sequence carries the weight ``1/n_e`` of its
+faster than the same computation as separate torch gathers, adds and scatters. Each
+sequence carries the weight ``1/n_e`` of its
 member's batch, so a member's loss is exactly the mean over its own batch, as if it were
 trained alone. A member with no sequence in a step (its batches of that length are used
 up) has all weights zero, hence zero gradient, so plain SGD leaves it exactly unchanged.
@@ -45,7 +46,7 @@ __all__ = ["RaggedPlan", "ragged_plan"]
 class RaggedPlan:
     """Every member's prefix trie in one padded flat layout (``offsets`` shared by all members).
 
-    Index tensors are flat: the ``E·N_t`` children of level ``t`` (member-major) have their
+    Index arrays are flat: the ``E·N_t`` children of level ``t`` (member-major) have their
     parent ``parent_index[t-1]`` into ``(E·N_{t-1})`` and their last token ``token_index[t-1]``
     into ``(E·I)``; ``ends`` ``(E·B,)`` index the flattened states ``(E·n_nodes)``, and
     ``ends_at[end_start[n]: end_start[n+1]]`` are the slots of ``ends`` at flat node ``n`` (the
@@ -55,8 +56,8 @@ class RaggedPlan:
     """
 
     offsets: tuple[int, ...]
-    parent_index: tuple[torch.Tensor, ...]
-    token_index: tuple[torch.Tensor, ...]
+    parent_index: tuple[np.ndarray, ...]
+    token_index: tuple[np.ndarray, ...]
     ends: torch.Tensor
     end_start: np.ndarray
     ends_at: np.ndarray
@@ -158,14 +159,15 @@ def _ragged_kernel(tokens, lengths, targets, starts, n_tokens):  # pragma: no co
             ends[e, i - starts[e]] = e * n_nodes + offsets[level] + node - offsets_all[e, level]
     # the slots ending at each flat node (a counting sort of ``ends``; duplicates share a node)
     end_start = np.zeros(n_members * n_nodes + 1, np.int64)
+    flat_ends = ends.ravel()
     for slot in range(n_members * batch):
-        end_start[ends.ravel()[slot] + 1] += 1
+        end_start[flat_ends[slot] + 1] += 1
     for n in range(n_members * n_nodes):
         end_start[n + 1] += end_start[n]
     filled = end_start[:-1].copy()
     ends_at = np.empty(n_members * batch, np.int64)
     for slot in range(n_members * batch):
-        node = ends.ravel()[slot]
+        node = flat_ends[slot]
         ends_at[filled[node]] = slot
         filled[node] += 1
     return offsets, level_starts, parent, token, ends, end_start, ends_at, weights, classes
@@ -192,10 +194,9 @@ def ragged_plan(tokens: Sequence[np.ndarray], lengths: Sequence[np.ndarray], tar
     offsets, level_starts, parent, token, ends, end_start, ends_at, weights, classes = _ragged_kernel(
         stacked, flat[0], flat[1], starts, n_tokens)
     levels = range(1, len(level_starts))
-    parent_t, token_t = torch.from_numpy(parent), torch.from_numpy(token)
     return RaggedPlan(tuple(int(o) for o in offsets),
-                      tuple(parent_t[level_starts[t - 1]: level_starts[t]] for t in levels),
-                      tuple(token_t[level_starts[t - 1]: level_starts[t]] for t in levels),
+                      tuple(parent[level_starts[t - 1]: level_starts[t]] for t in levels),
+                      tuple(token[level_starts[t - 1]: level_starts[t]] for t in levels),
                       torch.from_numpy(ends.ravel()), end_start, ends_at, torch.as_tensor(weights, dtype=dtype),
                       torch.from_numpy(classes))
 
@@ -230,13 +231,12 @@ def _step_children(u, x_table, parent, token, relu, states, first):  # pragma: n
 
 
 @njit(cache=True, boundscheck=False)
-def _children_backward(g_children, has_children, dh_ends, end_start, ends_at, states, first, parent, token, relu,
+def _children_backward(g_children, dh_ends, end_start, ends_at, states, first, parent, token, relu,
                        parent_grads, parent_first, n_parents, d_in):  # pragma: no cover - compiled
     """One level of BPTT: ``d = φ'(h)·∂L/∂h`` per node, summed into its parent and its token.
 
     ``∂L/∂h`` of the level's nodes ``first .. first + N_t`` is ``g_children`` ``(E, N_t, P)``
-    (``d_parent W_hh`` from the level below; absent at the deepest level, ``has_children``
-    False) plus the readout's gradient ``dh_ends`` ``(E·B, P)`` of every sequence ending at
+    (``d_parent W_hh`` from the level below; empty at the deepest level) plus the readout's gradient ``dh_ends`` ``(E·B, P)`` of every sequence ending at
     the node (``end_start``/``ends_at``). Writes the sums of the parents' rows
     ``parent_first .. parent_first + n_parents`` of ``parent_grads`` and adds into ``d_in``
     ``(E, I, P)``. ``φ'`` from the state: ReLU ``1[h > 0]``, tanh ``1 − h²``.
@@ -249,7 +249,7 @@ def _children_backward(g_children, has_children, dh_ends, end_start, ends_at, st
         for q in range(n_parents):
             parent_grads[e, parent_first + q] = 0.0
         for j in range(width):
-            if has_children:
+            if g_children.shape[0]:
                 g[:] = g_children[e, j]
             else:
                 g[:] = 0.0
@@ -280,8 +280,7 @@ def ragged_forward(params: dict[str, torch.Tensor], plan: RaggedPlan, relu: bool
     buffer = states.numpy()
     for t in range(1, plan.depth + 1):
         u = torch.bmm(states[:, off[t - 1]: off[t]], w_hh_t)
-        _step_children(u.numpy(), x_table, plan.parent_index[t - 1].numpy(), plan.token_index[t - 1].numpy(),
-                       relu, buffer, off[t])
+        _step_children(u.numpy(), x_table, plan.parent_index[t - 1], plan.token_index[t - 1], relu, buffer, off[t])
 
 
 def ragged_loss(params: dict[str, torch.Tensor], plan: RaggedPlan, states: torch.Tensor, loss: str,
@@ -322,8 +321,8 @@ def ragged_backward(params: dict[str, torch.Tensor], plan: RaggedPlan, states: t
     buffers = states.numpy(), parent_grads.numpy(), d_in.numpy()
     g_children = dh_ends[:0].reshape(0, 0, hidden)
     for t in range(plan.depth, 0, -1):
-        _children_backward(g_children, t < plan.depth, dh_ends, plan.end_start, plan.ends_at, buffers[0], off[t],
-                           plan.parent_index[t - 1].numpy(), plan.token_index[t - 1].numpy(), relu, buffers[1],
+        _children_backward(g_children, dh_ends, plan.end_start, plan.ends_at, buffers[0], off[t],
+                           plan.parent_index[t - 1], plan.token_index[t - 1], relu, buffers[1],
                            off[t - 1], off[t] - off[t - 1], buffers[2])
         if t > 1:
             g_children = torch.bmm(parent_grads[:, off[t - 1]: off[t]], w_hh).numpy()
