@@ -33,40 +33,42 @@ def test_default_run_summary_is_the_default_preset():
     assert meta["run"]["computed_this_run"] == meta["run"]["tasks"]   # one uninterrupted run
 
 
-def test_readme_default_run_numbers_equal_the_committed_summary():
-    s = _summary("quick")["summary"]
-    text = _section("**What the default run shows**", "**The paper grid**")
-    fit, measured = s["fit"], s["measured"]
+def _grid_quotes(s: dict) -> list[str]:
+    """What both phase-diagram sections quote from a summary: outcomes, eq. 9's fit and the three agreements."""
     counts = s["status_counts"]
-    quoted = [
+    return [
         f"all {s['networks']} networks converged" if counts == {"converged": s["networks"]}
         else f"{counts.get('converged', 0)} of {s['networks']} networks converged",
         f"{s['generalised']} of {s['networks']} generalise",
-        f"log C = {fit['log_C']:.2f}",
-        f"optimal range [{fit['log_C_range'][0]:.2f}, {fit['log_C_range'][1]:.2f}]",
-        f"bootstrap 16–84 % [{fit['log_C_interval'][0]:.2f}, {fit['log_C_interval'][1]:.2f}]",
+        f"log C = {s['fit']['log_C']:.2f}",
         f"**{s['agreement']:.0%}**",
         f"**{s['agreement_constant_baseline']:.0%}** for a constant guess",
-        f"log κ = {measured['fit']['log_kappa']:.2f}",
-        f"**{measured['agreement']['measured']['agreement']:.0%}**",
+        f"**{s['measured']['agreement']['measured']['agreement']:.0%}**",
+    ]
+
+
+def test_readme_default_run_numbers_equal_the_committed_summary():
+    s = _summary("quick")["summary"]
+    text = _section("**What the default run shows**", "**The paper grid**")
+    fit = s["fit"]
+    quoted = _grid_quotes(s) + [
+        f"optimal range [{fit['log_C_range'][0]:.2f}, {fit['log_C_range'][1]:.2f}]",
+        f"bootstrap 16–84 % [{fit['log_C_interval'][0]:.2f}, {fit['log_C_interval'][1]:.2f}]",
+        f"log κ = {s['measured']['fit']['log_kappa']:.2f}",
     ]
     missing = [q for q in quoted if q not in text]
     assert not missing, f"README default-run section lacks {missing}"
+
+
 def test_readme_paper_grid_numbers_equal_the_committed_summary():
     meta = _summary("paper")
     assert meta["config"] == to_jsonable(asdict(replace(PRESETS["paper"], seeds=3)))   # the 3-replicate paper grid
     assert meta["run"]["computed_this_run"] == meta["run"]["tasks"]
     s = meta["summary"]
     text = _section("**The paper grid**", "**The readout and Fig. 9**")
-    counts, reps, onset = s["status_counts"], s["replicates"], s["fig9_comparison"]["generalisation_onset"]
-    quoted = [
-        f"all {s['networks']} networks converged" if counts == {"converged": s["networks"]}
-        else f"{counts.get('converged', 0)} of {s['networks']} networks converged",
-        f"{s['generalised']} of {s['networks']} generalise",
-        f"log C = {s['fit']['log_C']:.2f}", f"**{s['agreement']:.0%}**",
-        f"**{s['agreement_constant_baseline']:.0%}** for a constant guess",
-        f"**{s['measured']['agreement']['measured']['agreement']:.0%}**",
-        "log C per replicate " + ", ".join(f"{v:.2f}" for v in reps["log_C_per_replicate"]),
+    onset = s["fig9_comparison"]["generalisation_onset"]
+    quoted = _grid_quotes(s) + [
+        "log C per replicate " + ", ".join(f"{v:.2f}" for v in s["replicates"]["log_C_per_replicate"]),
         f"{onset['mean_difference_in_grid_steps']:.2g} grid steps",
     ]
     missing = [q for q in quoted if q not in text]

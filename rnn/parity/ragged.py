@@ -236,8 +236,9 @@ def _children_backward(g_children, dh_ends, end_start, ends_at, states, first, p
     """One level of BPTT: ``d = φ'(h)·∂L/∂h`` per node, summed into its parent and its token.
 
     ``∂L/∂h`` of the level's nodes ``first .. first + N_t`` is ``g_children`` ``(E, N_t, P)``
-    (``d_parent W_hh`` from the level below; empty at the deepest level) plus the readout's gradient ``dh_ends`` ``(E·B, P)`` of every sequence ending at
-    the node (``end_start``/``ends_at``). Writes the sums of the parents' rows
+    (``d_parent W_hh`` from the level below; empty at the deepest level) plus the readout's
+    gradient ``dh_ends`` ``(E·B, P)`` of every sequence ending at the node
+    (``end_start``/``ends_at``). Writes the sums of the parents' rows
     ``parent_first .. parent_first + n_parents`` of ``parent_grads`` and adds into ``d_in``
     ``(E, I, P)``. ``φ'`` from the state: ReLU ``1[h > 0]``, tanh ``1 − h²``.
     """
