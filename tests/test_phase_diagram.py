@@ -23,7 +23,7 @@ from validation.merger_phase_diagram.cli import (
     config_from_options,
     main,
 )
-from validation.merger_phase_diagram.config import TRAIN_FIXED
+from validation.merger_phase_diagram.config import TRAIN_FIXED, PhaseDiagramConfig
 from validation.merger_phase_diagram.figures import status_text
 from validation.merger_phase_diagram.run import build_tasks, run_task
 from validation.sweep import TASK_DIR
@@ -117,6 +117,11 @@ def test_status_counts_are_printed_and_shown_in_the_figure(reference, tmp_path, 
     assert main([*TINY, "--out", str(reference), "--executor", "serial", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "statuses {'capped': 8}" in out and "4 of 4 tasks reused" in out
+    # every predictor's out-of-sample agreement is printed, and the verdict (2 x 4 grid: blocks only)
+    predictors = out[out.index("predictors, agreement"):].splitlines()
+    for name in PhaseDiagramConfig().predictors:
+        assert any(line.split()[:1] == [name] and line.count("%") >= 4 for line in predictors[1:]), name
+    assert "verdict (held-out blocks)" in out and "held-out replicates: not run" in out
     assert status_text(_arrays(reference)["status"]) == "8 capped"
     assert status_text(np.array(["converged", "stalled", "converged", "diverged"])) == (
         "2 converged, 1 diverged, 1 stalled")
@@ -166,10 +171,16 @@ def test_plot_only_redraws_from_results(reference, tmp_path, capsys):
     copy.mkdir()
     for name in ("results.npz", "results.json"):
         (copy / name).write_bytes((reference / name).read_bytes())
+    before = json.loads((copy / "results.json").read_text())
+    del before["summary"]["predictors"]                  # as written before the predictors were scored
+    (copy / "results.json").write_text(json.dumps(before))
     assert main(["--plot-only", str(copy / "results.npz")]) == 0
-    for stem in ("phase_diagram", "accuracy_map", "states_map"):
+    for stem in ("phase_diagram", "accuracy_map", "states_map", "theory_test"):
         assert (copy / f"{stem}.png").stat().st_size > 0 and (copy / f"{stem}.pdf").stat().st_size > 0
     assert "agreement" in capsys.readouterr().out
+    after = json.loads((copy / "results.json").read_text())
+    assert after["run"] == before["run"] and after["computed_with"] == before["provenance"]
+    assert after["summary"]["predictors"]["in_sample"].keys() == set(after["config"]["predictors"])
 
 
 def test_fit_on_converged_networks_when_none_converged_is_one_line_error(reference, capsys):

@@ -329,7 +329,9 @@ def test_summary_save_load_and_figures_with_the_measured_overlay(planted, tmp_pa
     assert s["measured"]["generalisation_predicted"] == int(a.measured.predicted.sum())
     lines = theory_line(a).splitlines()
     assert lines[0].startswith("theory:") and lines[1].startswith("onset by gain")
-    assert lines[-2].startswith("measured theory") and len(lines) == 5   # 3 replicates: a spread line too
+    assert lines[2].startswith("per replicate")                          # 3 replicates: a spread line too
+    assert lines[3].startswith("measured theory") and lines[4].startswith("pairs")
+    assert lines[5].startswith("predictors") and sum(line.startswith("verdict") for line in lines) == 2
     save(tmp_path, arrays, CONFIG, a, {})
     back, config, _ = load(tmp_path)
     assert config == CONFIG and back["pair_z"].shape == (S, G, F, K)

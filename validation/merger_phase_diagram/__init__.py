@@ -37,9 +37,9 @@ parallelism comes from running tasks side by side. Finished tasks are written
 atomically under ``OUT/tasks/`` and a rerun of the same command resumes
 (``validation/sweep.py``); a different compute configuration (or toolkit version) into
 the same ``--out`` is refused. Analysis-only options — ``--generalise-accuracy``,
-``--bootstrap``, ``--fit-cells`` — may change freely: they only re-run the analysis
-(``--plot-only`` re-runs it too and redraws the figures, without touching the
-results files).
+``--bootstrap``, ``--fit-cells``, ``--predictors``, ``--cv-blocks`` — may change freely: they
+only re-run the analysis (``--plot-only`` re-runs it on a results file, rewrites that file's
+analysis and redraws the figures).
 
 Theory overlay (``analysis.py``, ``boundary_fit.py``): each cell's merger score
 ``S(G, p) = max log N(m1,m2;p) − m1 log G`` over prefix lengths ``1 <= m1 < m2 <= L``
@@ -62,18 +62,29 @@ are compared with bootstrap intervals, and eq. 9's two scaling steps are measure
 gain (figure ``scaling_diagnostics``). Results written before the overlay analyse and
 plot as before, without it.
 
+The theory test (docs/theory.md §3.7; ``features.py``, ``predictors.py``, ``crossval.py``,
+``along_training.py``): every predictor — the baselines constant, fraction, gain, logistic
+and per-cell majority, and the theory's eq. 9, its shared-suffix form and the measured
+minimum and median — is fitted and scored in sample and out of sample (leave one
+replicate out; leave one block of cells out), with bootstrap intervals and a verdict: the
+best theory predictor against the best baseline. With ``--checkpoints`` (rules on each
+network's loss curve, ``rnn/parity/checkpoints.py``) the measured pairs are measured again
+along training: the conservation of ``A_high`` and the prediction horizon. Figures
+``theory_test`` and ``theory_along_training``.
+
 Outputs in ``OUT`` (default ``runs/merger_phase_diagram/PRESET``): ``results.npz``
 (arrays indexed ``[replicate, gain, fraction(, validation length)]``),
 ``results.json`` (configuration, seeds, fit, agreement, timings, provenance), and
-the figures ``phase_diagram``, ``accuracy_map``, ``states_map`` (and, with the measured
-overlay, ``scaling_diagnostics``) as PNG and PDF.
-``--plot-only OUT/results.npz`` redraws the figures from a results file.
+the figures ``phase_diagram``, ``accuracy_map``, ``states_map``, ``theory_test`` (and, with the
+measured overlay, ``scaling_diagnostics`` and ``theory_along_training``) as PNG and PDF.
+``--plot-only OUT/results.npz`` re-analyses a results file and redraws its figures.
 
 Modules: ``config`` (``PhaseDiagramConfig``, embedding ``rnn.parity.TrainConfig``; presets),
 ``run`` (tasks, sweep, ``run(config, out_dir)``), ``analysis`` (fit of C, agreement,
 summary), ``figures``, ``results`` (files, validated on reading), ``boundary_fit`` (the
 merger score, the fits of C and κ), ``measured`` (one network's pair measurements),
-``cli`` (the command line).
+``features`` / ``predictors`` / ``crossval`` (the theory test), ``along_training``
+(conservation and horizon), ``theory_test_figure``, ``cli`` (the command line).
 
     from validation.merger_phase_diagram import PRESETS, run, load
     result = run(PRESETS["quick"], "runs/pd")      # Result: arrays, analysis, meta, figures

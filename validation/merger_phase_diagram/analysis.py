@@ -30,6 +30,14 @@ measured − eq. 9 its own interval. At the pair level, every measured pair of e
 network is checked in the trained network (``pair_merged``) against eq. 7 with the
 fitted ``κ``: a confusion matrix per pair kind. Eq. 9's two scaling steps are summarised
 per gain from the same measurements (``ScalingByGain``).
+
+The theory test (docs/theory.md §3.7). Every predictor of ``predictors.py`` — baselines and
+theory alike — is fitted and scored in and out of sample (``crossval.py``, ``Analysis.evaluation``);
+the measured cell scores are read against the pair sample size (``features.score_stability``)
+and ``‖dh(0)‖²`` against the shared-suffix length (``features.suffix_scaling``); the share
+generalising per fraction column is set beside P25 Fig. 9's (``replicates.column_shares``);
+and, where the checkpoints were measured, the conservation of ``A_high`` and the prediction
+horizon (``along_training.py``).
 """
 from __future__ import annotations
 
@@ -49,8 +57,18 @@ from validation.merger_phase_diagram.boundary_fit import (
     predicted_regime,
 )
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram.along_training import Conservation, Horizon, conservation, horizon
+from validation.merger_phase_diagram.crossval import Evaluation, evaluate, percentile_interval, resample_means
+from validation.merger_phase_diagram.features import (
+    ScoreStability,
+    SuffixScaling,
+    network_features,
+    score_stability,
+    suffix_scaling,
+)
+from validation.merger_phase_diagram.predictors import available
 from validation.merger_phase_diagram import p25_fig9
-from validation.merger_phase_diagram.replicates import ReplicateSpread, fig9_comparison, replicate_spread
+from validation.merger_phase_diagram.replicates import ReplicateSpread, column_shares, fig9_comparison, replicate_spread
 from validation.merger_phase_diagram.measured import KIND_CODES, MEASURED_ARRAYS
 
 #: the three predictors of the comparison, in the order they are reported
@@ -124,6 +142,12 @@ class Analysis:
     agreement_baseline: float         # agreement of the best constant prediction (all or none generalise)
     measured: MeasuredAnalysis | None = None   # the measured overlay (None: arrays without MEASURED_ARRAYS)
     replicates: ReplicateSpread | None = None  # per-cell frequencies, per-gain onsets, per-replicate fits
+    evaluation: Evaluation | None = None        # every predictor in and out of sample (crossval.py)
+    column_shares: dict | None = None           # share generalising per fraction column (replicates.column_shares)
+    stability: ScoreStability | None = None     # measured cell scores against the pair sample size
+    suffix: SuffixScaling | None = None         # ||dh(0)||^2 against the shared-suffix length and m
+    conservation: Conservation | None = None    # A_high(t)/A_high(0) at the checkpoints (along_training.py)
+    horizon: Horizon | None = None              # the measured predictors refitted at each checkpoint
 
 
 def floored_contraction(G: np.ndarray) -> np.ndarray:
@@ -158,8 +182,23 @@ def analyse(arrays: dict[str, np.ndarray], config: PhaseDiagramConfig) -> Analys
     agree = predicted == observed
     task_solved = arrays["finite"] & arrays["equivalent"]
     contraction_by_gain = np.exp(np.mean(np.log(G), axis=(0, 2)))
+    has_pairs = _has_measured(arrays)
+    features = network_features(arrays, config.L, score)
     measured = (_analyse_measured(arrays, config, observed, predicted, converged, fitted, contraction_by_gain)
-                if _has_measured(arrays) else None)
+                if has_pairs else None)
+    along = {}
+    if has_pairs and "ckpt_z" in arrays and config.checkpoints:
+        kappa = float(np.exp(measured.fit.decision_log_kappa))
+        if np.isfinite(kappa) and kappa > 0:
+            along["conservation"] = conservation(arrays, config.checkpoints, kappa)
+        along["horizon"] = horizon(arrays, config.checkpoints, features, observed, n_replicates=config.seeds,
+                                   n_gains=len(config.gains), n_fractions=len(config.fractions),
+                                   blocks=config.cv_blocks, n_bootstrap=config.bootstrap, seed=config.seed)
+    shares = column_shares(observed, arrays["gains"], arrays["fractions"], n_bootstrap=config.bootstrap,
+                           seed=config.seed)
+    evaluation = evaluate(available(config.predictors, features), features, observed,
+                          n_replicates=config.seeds, n_gains=len(config.gains), n_fractions=len(config.fractions),
+                          blocks=config.cv_blocks, n_bootstrap=config.bootstrap, seed=config.seed)
     return Analysis(
         score=score, observed=observed, predicted=predicted, fit=fit,
         contraction_by_gain=contraction_by_gain,
@@ -168,7 +207,10 @@ def analyse(arrays: dict[str, np.ndarray], config: PhaseDiagramConfig) -> Analys
         agreement_finite=float(np.mean(predicted == task_solved)),
         agreement_baseline=float(max(observed.mean(), 1.0 - observed.mean())), measured=measured,
         replicates=replicate_spread(score, observed, arrays["n_states_raw"] <= p25_fig9.SMALL_AUTOMATON_STATES,
-                                    arrays["fractions"], fit.decision_log_C))
+                                    arrays["fractions"], fit.decision_log_C),
+        evaluation=evaluation, column_shares=shares,
+        stability=score_stability(arrays, seed=config.seed) if has_pairs else None,
+        suffix=suffix_scaling(arrays, contraction_by_gain, config.L) if has_pairs else None, **along)
 
 
 def _mean_over(values: np.ndarray, where: np.ndarray) -> float:
@@ -182,22 +224,6 @@ def _has_measured(arrays: dict[str, np.ndarray]) -> bool:
         missing = [name for name in MEASURED_ARRAYS if name not in arrays]
         raise ValueError(f"arrays hold measured arrays {present[:3]}... but lack {missing}")
     return bool(present)
-
-
-def _bootstrap(hits: dict[str, np.ndarray], n_resamples: int, seed: int) -> dict[str, np.ndarray]:
-    """Agreement of each predictor (boolean hit per network) on ``n_resamples`` resamplings of the networks."""
-    size = next(iter(hits.values())).size
-    rng = np.random.default_rng((seed, 0xA6EE))   # a stream apart from the fits' resamples
-    out = {name: np.empty(n_resamples) for name in hits}
-    for start in range(0, n_resamples, 256):       # blocks bound the index matrix's memory
-        idx = rng.integers(0, size, (min(256, n_resamples - start), size))
-        for name, hit in hits.items():
-            out[name][start:start + idx.shape[0]] = hit.ravel()[idx].mean(axis=1)
-    return out
-
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    return tuple(float(q) for q in np.percentile(values, [16, 84])) if values.size else (np.nan, np.nan)
 
 
 def _pair_confusion(arrays: dict[str, np.ndarray], kappa: float) -> dict[str, dict[str, int]]:
@@ -245,13 +271,13 @@ def _analyse_measured(arrays, config: PhaseDiagramConfig, observed: np.ndarray, 
     predicted = z_min <= kappa                      # nan (no measured pair) is never <= kappa
     constant = np.full(observed.shape, observed.mean() >= 0.5)
     hits = {"eq9": predicted_eq9 == observed, "measured": predicted == observed, "constant": constant == observed}
-    resamples = _bootstrap(hits, config.bootstrap, config.seed)
-    comparison = {name: PredictorAgreement(float(np.mean(hits[name])), _interval(resamples[name]),
+    resamples = resample_means(hits, config.bootstrap, config.seed, stream=0xA6EE)   # apart from the fits' resamples
+    comparison = {name: PredictorAgreement(float(np.mean(hits[name])), percentile_interval(resamples[name]),
                                            _mean_over(hits[name], converged)) for name in PREDICTORS}
     return MeasuredAnalysis(
         z_min=z_min, fit=fit, predicted=predicted, comparison=comparison,
         difference=comparison["measured"].agreement - comparison["eq9"].agreement,
-        difference_interval=_interval(resamples["measured"] - resamples["eq9"]),
+        difference_interval=percentile_interval(resamples["measured"] - resamples["eq9"]),
         confusion=_pair_confusion(arrays, kappa), networks_without_pair=int(np.sum(np.isnan(z_min))),
         failed_pairs=int(np.sum(~arrays["pair_ok"] & (arrays["pair_kind"] >= 0))),
         scaling=_scaling_by_gain(arrays, contraction_by_gain))
@@ -264,7 +290,48 @@ def theory_line(analysis: Analysis) -> str:
     line = (f"theory: {analysis.fit.message} on the fitted networks; over all networks "
             f"{analysis.agreement_all:.1%} (constant guess {analysis.agreement_baseline:.1%}; {converged})")
     lines = [line] if analysis.replicates is None else [line, _replicate_line(analysis.replicates)]
-    return "\n".join(lines if analysis.measured is None else [*lines, *_measured_lines(analysis.measured)])
+    lines = lines if analysis.measured is None else [*lines, *_measured_lines(analysis.measured)]
+    lines = lines if analysis.evaluation is None else [*lines, *predictor_lines(analysis.evaluation)]
+    return "\n".join([*lines, *_along_training_lines(analysis)])
+
+
+def _along_training_lines(analysis: Analysis) -> list[str]:
+    """Conservation of A_high and the prediction horizon, when the checkpoints were measured."""
+    lines = []
+    c = analysis.conservation
+    if c is not None:
+        parts = [f"{name} (epoch ~{e:.0f}): median {q[2]:.2f}, sign changed {s:.0%}"
+                 for name, e, q, s in zip(c.checkpoints, c.median_epoch, c.quantiles, c.sign_changed)]
+        lines.append(f"A_high(t)/A_high(0) of agreeing pairs (kappa = {c.kappa:.3g}): " + "; ".join(parts))
+    h = analysis.horizon
+    if h is not None:
+        for scheme, by_name in h.agreement.items():
+            parts = [f"{name} " + ", ".join(f"{cp} {a:.0%}" for cp, a in zip(h.checkpoints, values))
+                     for name, values in by_name.items()]
+            lines.append(f"prediction horizon (held-out {scheme}): " + "; ".join(parts))
+    return lines
+
+
+def predictor_lines(evaluation: Evaluation) -> list[str]:
+    """Every predictor's agreement in and out of sample, then the verdict per scheme (``crossval.py``)."""
+    schemes = list(evaluation.out_of_sample)
+    head = " | ".join(["in sample", *(f"held-out {s}" for s in schemes)])
+    lines = [f"predictors, agreement with the observed regimes ({head}; bootstrap 16-84% over networks):"]
+    for name in evaluation.predictors:
+        cells = [evaluation.in_sample[name], *(evaluation.out_of_sample[s][name] for s in schemes)]
+        text = " | ".join(f"{c.agreement:.1%} [{c.interval[0]:.1%}, {c.interval[1]:.1%}]" for c in cells)
+        losses = [c.log_loss for c in cells[1:] if c.log_loss is not None]
+        extra = f"; held-out log-loss {', '.join(f'{v:.3f}' for v in losses)}" if losses else ""
+        lines.append(f"  {name:<16}{text}{extra}")
+    for scheme, v in evaluation.verdict.items():
+        oos = evaluation.out_of_sample[scheme]
+        lines.append(f"verdict (held-out {scheme}): best theory predictor {v.theory} {oos[v.theory].agreement:.1%} "
+                     f"{v.outcome} the best baseline {v.baseline} {oos[v.baseline].agreement:.1%} "
+                     f"(difference {100 * v.difference:+.1f} points, bootstrap 16-84% "
+                     f"[{100 * v.interval[0]:+.1f}, {100 * v.interval[1]:+.1f}]); goal (>= 90% and beats it) "
+                     f"{'met' if v.meets_goal else 'not met'}")
+    lines.extend(f"held-out {scheme}: not run ({why})" for scheme, why in evaluation.skipped.items())
+    return lines
 
 
 def _replicate_line(spread: ReplicateSpread) -> str:
@@ -324,7 +391,21 @@ def summary(arrays: dict[str, np.ndarray], analysis: Analysis) -> dict[str, Any]
         "replicates": None if analysis.replicates is None else analysis.replicates.summary(),
         "fig9_comparison": (None if analysis.replicates is None
                             else fig9_comparison(analysis.replicates, arrays["gains"], arrays["fractions"])),
+        "column_shares": analysis.column_shares,
+        "predictors": None if analysis.evaluation is None else _evaluation_summary(analysis.evaluation),
+        "score_stability": None if analysis.stability is None else asdict(analysis.stability),
+        "suffix_scaling": None if analysis.suffix is None else asdict(analysis.suffix),
+        "conservation": None if analysis.conservation is None else asdict(analysis.conservation),
+        "horizon": None if analysis.horizon is None else asdict(analysis.horizon),
     }
+
+
+def _evaluation_summary(e: Evaluation) -> dict[str, Any]:
+    return {"predictors": list(e.predictors), "in_sample": {n: asdict(s) for n, s in e.in_sample.items()},
+            "params": e.params,
+            "out_of_sample": {scheme: {n: asdict(s) for n, s in scores.items()}
+                              for scheme, scores in e.out_of_sample.items()},
+            "verdict": {scheme: asdict(v) for scheme, v in e.verdict.items()}, "skipped": e.skipped}
 
 
 def _measured_summary(m: MeasuredAnalysis) -> dict[str, Any]:

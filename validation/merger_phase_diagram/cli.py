@@ -26,12 +26,13 @@ from validation.common.options import (
 from validation.common.runtime import use_headless_matplotlib
 from validation.merger_phase_diagram import DESCRIPTION
 from validation.merger_phase_diagram.analysis import analyse, summary, theory_line
+from validation.merger_phase_diagram.compare import compare, comparison_figure, write
 from validation.merger_phase_diagram.config import (
     PRESETS,
     TRAIN_FIXED,
     PhaseDiagramConfig,
 )
-from validation.merger_phase_diagram.results import load
+from validation.merger_phase_diagram.results import load, save
 from validation.merger_phase_diagram.run import Result, default_out_dir, run
 
 PROG = "python -m validation.merger_phase_diagram"
@@ -91,9 +92,31 @@ def build_parser() -> ArgumentParser:
     add_executor_options(execution, unit="ensembles")
     execution.add_argument("--no-progress", action="store_true", help="no progress bar")
     execution.add_argument("--plot-only", type=Path, metavar="RESULTS",
-                           help="redraw the figures (and re-run the analysis) from RESULTS (results.npz or its "
-                                "directory); trains nothing")
+                           help="re-run the analysis on RESULTS (results.npz or its directory), rewrite RESULTS "
+                                "with it (the run's record is kept) and redraw the figures; trains nothing")
+    execution.add_argument("--compare", type=Path, nargs="+", metavar="RESULTS",
+                           help="the theory test of two or more finished runs side by side (for example "
+                                "--loss ce against --loss mse): comparison.json and comparison.{png,pdf} in --out "
+                                "(default runs/merger_phase_diagram/comparison); trains nothing")
     return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    out_dir = check_output_dir(args.out if args.out is not None else default_out_dir("comparison"), option="--out")
+    result, _, _ = compare(list(args.compare))
+    use_headless_matplotlib()
+    written = write(result, out_dir)
+    for figure in comparison_figure(result, out_dir):
+        print(figure)
+    for r in result["runs"]:
+        v = r["verdict"]
+        best = max(r["held_out"], key=lambda n: r["held_out"][n]["agreement"])
+        print(f"{r['label']}: {r['generalised']} generalised; held-out ({result['scheme']}) best predictor {best} "
+              f"{r['held_out'][best]['agreement']:.1%}"
+              + ("" if v is None else f"; best theory {v['theory']} {r['held_out'][v['theory']]['agreement']:.1%} "
+                                     f"{v['outcome']} best baseline {v['baseline']}"))
+    print(f"comparison: {written}")
+    return 0
 
 
 def config_from_options(args: argparse.Namespace) -> PhaseDiagramConfig:
@@ -107,7 +130,7 @@ def config_from_options(args: argparse.Namespace) -> PhaseDiagramConfig:
 def _plot_only(args: argparse.Namespace) -> int:
     path = Path(args.plot_only)
     out_dir = check_output_dir(path if path.is_dir() else path.parent, option="--plot-only")
-    arrays, config, _ = load(path)
+    arrays, config, loaded = load(path)
     analysis_given = {path[-1]: value for path, value in given_options(args, PhaseDiagramConfig).items()
                       if path[-1] in PhaseDiagramConfig.ANALYSIS_FIELDS}
     try:
@@ -119,9 +142,14 @@ def _plot_only(args: argparse.Namespace) -> int:
     from validation.merger_phase_diagram.figures import make_figures
 
     analysis = analyse(arrays, config)
+    # the results files carry the analysis they were last analysed with; the run's own record is kept
+    kept = {key: loaded.meta[key] for key in ("seeds", "task_automata", "run") if key in loaded.meta}
+    kept["computed_with"] = loaded.meta.get("computed_with", loaded.meta.get("provenance"))
+    written = save(out_dir, arrays, config, analysis, kept)
     for figure in make_figures(arrays, analysis, config, out_dir):
         print(figure)
     print(theory_line(analysis))
+    print(f"results rewritten with this analysis: {written.npz} (+ .json)")
     return 0
 
 
@@ -138,8 +166,12 @@ def report(result: Result) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.plot_only is not None and args.compare is not None:
+        raise ValueError("--plot-only and --compare are two different modes: give one of them")
     if args.plot_only is not None:
         return _plot_only(args)
+    if args.compare is not None:
+        return _compare(args)
     config = config_from_options(args)
     check_executor_options(args)
     out_dir = check_output_dir(args.out if args.out is not None else default_out_dir(args.preset), option="--out")

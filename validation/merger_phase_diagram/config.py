@@ -20,6 +20,8 @@ import numpy as np
 
 from interaction.checks import check_choice, check_int, check_interval, check_positive
 from rnn.parity import TrainConfig
+from rnn.parity.checkpoints import check_rules
+from validation.merger_phase_diagram.predictors import PREDICTORS
 from validation.common.options import help_field
 
 TASKS = ("parity", "random-dfa")
@@ -29,6 +31,8 @@ DTYPES = ("float32", "float64")
 #: measured pairs per network: 600 cost ~0.4 s per P = 100, L = 10 network on one core (0.25–0.5 s over
 #: the paper grid's fractions and gains), so the 400 networks of the paper grid take about 80 s on 2 cores.
 MEASURED_PAIRS = 600
+#: checkpoints of the default run: initialisation, three points through the plateau, the loss drop, the end
+CHECKPOINTS = ("init", "plateau:0.25", "plateau:0.5", "plateau:0.75", "drop", "end")
 # TrainConfig fields the experiment sets itself (per task, or fixed by P25's protocol): no option.
 TRAIN_FIXED = ("protocol", "h0", "shuffle_seed", "n_in", "n_out")
 
@@ -52,6 +56,16 @@ def parse_int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def parse_names(text: str) -> tuple[str, ...]:
+    """``'eq9,fraction'`` -> ``('eq9', 'fraction')`` (each name is checked by the config); ``'none'`` -> ``()``."""
+    if text.strip().lower() == "none":
+        return ()
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
 def _linspace(lo: float, hi: float, n: int) -> tuple[float, ...]:
     return tuple(float(v) for v in np.round(np.linspace(lo, hi, n), 6))
 
@@ -68,7 +82,8 @@ PAPER_TRAINING = TrainConfig(loss="ce", lr=0.02, batch_size=128, protocol="paper
 class PhaseDiagramConfig:
     """Every knob of the experiment (defaults: the quick preset); see the package docstring."""
 
-    ANALYSIS_FIELDS: ClassVar[tuple[str, ...]] = ("generalise_accuracy", "bootstrap", "fit_cells")
+    ANALYSIS_FIELDS: ClassVar[tuple[str, ...]] = ("generalise_accuracy", "bootstrap", "fit_cells", "predictors",
+                                                  "cv_blocks")
 
     gains: tuple[float, ...] = help_field(_linspace(0.1, 1.0, 4), parse=parse_grid,
                                           help="initial weight scales (Xavier gain of every matrix, > 0): "
@@ -96,6 +111,13 @@ class PhaseDiagramConfig:
     measured_pairs: int = help_field(MEASURED_PAIRS, help="prefix pairs (>= 0) measured per network at "
                                                           "initialisation on its own training set for the measured "
                                                           "overlay (measured.py; 0: none)")
+    checkpoints: tuple[str, ...] = help_field(CHECKPOINTS, parse=parse_names,
+                                              help="moments at which the measured pairs are measured again, by "
+                                                   "rules on each network's training loss (rnn/parity/"
+                                                   "checkpoints.py): init, plateau:q (0 < q < 1), drop, end; "
+                                                   "'none' for no checkpoint (needs measured_pairs > 0)")
+    drop_level: float = help_field(0.5, help="the 'drop' checkpoint: first epoch whose training loss is at most "
+                                             "this fraction of the initial loss (in (0, 1))")
     generalise_accuracy: float = help_field(0.95, help="a network generalises if its accuracy at the longest "
                                                        "validation length is at least this (in [0, 1])")
     bootstrap: int = help_field(1000, help="bootstrap resamples (>= 0) for the spread of log C, of log kappa "
@@ -103,6 +125,12 @@ class PhaseDiagramConfig:
     fit_cells: str = help_field("all", choices=FIT_CELLS,
                                 help="networks used to fit C and kappa: all, or only those that converged (the "
                                      "theory describes trained networks; capped ones may not have finished learning)")
+    predictors: tuple[str, ...] = help_field(PREDICTORS, parse=parse_names,
+                                             help="predictors scored in and out of sample (crossval.py): a "
+                                                  "comma-separated subset of " + ", ".join(PREDICTORS))
+    cv_blocks: int = help_field(2, help="out-of-sample blocks: the grid is cut into cv_blocks x cv_blocks "
+                                        "contiguous (gain, fraction) blocks, each held out in turn (2 .. the "
+                                        "smaller grid side)")
 
     def __post_init__(self) -> None:
         for name in ("gains", "fractions", "val_lengths"):
@@ -135,6 +163,18 @@ class PhaseDiagramConfig:
         check_int("bootstrap", self.bootstrap, minimum=0)
         check_choice("fit_cells", self.fit_cells, FIT_CELLS)
         check_int("measured_pairs", self.measured_pairs, minimum=0)
+        names = tuple(self.predictors) if isinstance(self.predictors, (tuple, list)) else (self.predictors,)
+        if not names:
+            raise ValueError(f"predictors must name at least one of {PREDICTORS}")
+        for name in names:
+            check_choice("predictors", name, PREDICTORS)
+        if len(set(names)) != len(names):
+            raise ValueError(f"predictors must not repeat names (got {names})")
+        object.__setattr__(self, "predictors", tuple(names))
+        object.__setattr__(self, "checkpoints", check_rules(self.checkpoints))
+        check_interval("drop_level", self.drop_level, 0.0, 1.0, lo_closed=False, hi_closed=False)
+        side = min(len(self.gains), len(self.fractions))   # a one-row grid has no blocks to hold out: skipped
+        check_int("cv_blocks", self.cv_blocks, minimum=2, maximum=side if side >= 2 else None)
 
     def with_analysis(self, **values: Any) -> PhaseDiagramConfig:
         """A copy with analysis-only fields replaced (anything else is refused)."""

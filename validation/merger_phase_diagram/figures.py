@@ -8,7 +8,8 @@ maps also carry its boundary — the 0.5 contour of the fraction of a cell's rep
 predicted to generalise (``z_min <= κ``) — and a diamond where its prediction disagrees
 with observation; the combined figure gains a panel of ``z_min`` against accuracy, and
 the figure ``scaling_diagnostics`` shows eq. 9's two scaling steps per gain
-(docs/theory.md §3.2). The backend is the caller's choice (the command selects Agg).
+(docs/theory.md §3.2); ``theory_test`` (``theory_test_figure.py``) every predictor in and
+out of sample. The backend is the caller's choice (the command selects Agg).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from rnn.parity import STATUSES
 from validation.merger_phase_diagram.analysis import Analysis
 from validation.merger_phase_diagram.boundary_fit import merger_score
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
+from validation.merger_phase_diagram.theory_test_figure import along_training_figure, theory_test_figure
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -187,6 +189,10 @@ def make_figures(arrays: dict[str, np.ndarray], analysis: Analysis, config: Phas
     plt.close(fig)
     if measured is not None:
         paths += _scaling_figure(analysis, config, out_dir)
+    if analysis.evaluation is not None:
+        paths += theory_test_figure(analysis, config, out_dir)
+    if analysis.conservation is not None or analysis.horizon is not None:
+        paths += along_training_figure(analysis, config, out_dir)
     return paths
 
 

@@ -53,6 +53,7 @@ from rnn.measure.prediction import (
     _check_data,
     _check_params,
     cell_threshold,
+    predict_ensemble_pairs,
     predict_pairs,
     scaling_diagnostics,
 )
@@ -76,6 +77,11 @@ PAIR_ARRAYS = ("pair_kind", "pair_m1", "pair_m2", "pair_N", "pair_H0", "pair_Y0"
 #: per network, ``(n_pairs, L)`` int8: the two prefixes of each pair (``m1 <= m2``), padded ``-1``
 PREFIX_ARRAYS = ("pair_prefix1", "pair_prefix2")
 MEASURED_ARRAYS = NETWORK_ARRAYS + PROFILE_ARRAYS + PAIR_ARRAYS + PREFIX_ARRAYS
+#: per network, ``(C,)``: each checkpoint rule's epoch and the kept epoch measured (``-1``: the rule selects none)
+CHECKPOINT_EPOCH_ARRAYS = ("ckpt_rule_epoch", "ckpt_epoch")
+#: per network, ``(C, n_pairs)``: ``H = ‖dh‖²``, ``Y`` and ``z = H²/(N Y)`` of the same pairs at each checkpoint
+CHECKPOINT_PAIR_ARRAYS = ("ckpt_H", "ckpt_Y", "ckpt_z")
+CHECKPOINT_ARRAYS = CHECKPOINT_EPOCH_ARRAYS + CHECKPOINT_PAIR_ARRAYS
 
 
 def _padded(values: np.ndarray, size: int, fill, dtype) -> np.ndarray:
@@ -182,8 +188,37 @@ def measure_member(initial: Mapping[str, np.ndarray], final: Mapping[str, np.nda
     return {name: np.asarray(out[name]) for name in MEASURED_ARRAYS}
 
 
-def stack_members(members: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``measure_member`` results of an ensemble's members stacked along a leading member axis."""
+def measure_checkpoints(checkpoints: Sequence[Mapping[str, np.ndarray] | None], measured: Mapping[str, np.ndarray],
+                        data: SequenceSet, targets: np.ndarray, *, nonlinearity: str) -> dict[str, np.ndarray]:
+    """``H``, ``Y`` and ``z`` at each checkpoint of the pairs ``measure_member`` sampled at initialisation.
+
+    ``checkpoints``: one parameter dict per checkpoint (``None``: the rule selected no epoch;
+    its row stays ``nan``); ``measured``: that network's ``measure_member`` result, whose
+    ``pair_prefix1/2`` name the pairs (the same pairs at every checkpoint, so ``A_high(t)``
+    can be followed pair by pair). Returns ``CHECKPOINT_PAIR_ARRAYS``, each ``(C, n_pairs)``.
+    """
+    n_pairs = measured["pair_kind"].shape[-1]
+    out = {name: np.full((len(checkpoints), n_pairs), np.nan) for name in CHECKPOINT_PAIR_ARRAYS}
+    live = np.flatnonzero(measured["pair_kind"] >= 0)
+    present = [c for c, params in enumerate(checkpoints) if params is not None]
+    if not live.size or not present:
+        return out
+    pairs = [(tuple(int(t) for t in measured["pair_prefix1"][k] if t >= 0),
+              tuple(int(t) for t in measured["pair_prefix2"][k] if t >= 0)) for k in live]
+    stacked = {key: np.stack([np.asarray(checkpoints[c][key], dtype=np.float64) for c in present])
+               for key in PARAM_NAMES}
+    for c, pred in zip(present, predict_ensemble_pairs(stacked, data, targets, rate_ratio=1.0, pairs=pairs,
+                                                       nonlinearity=nonlinearity)):
+        ok = pred.measurement_ok
+        out["ckpt_H"][c, live] = np.where(ok, pred.H0, np.nan)
+        out["ckpt_Y"][c, live] = np.where(ok, pred.Y0, np.nan)
+        out["ckpt_z"][c, live] = np.where(ok, pred.statistic, np.nan)
+    return out
+
+
+def stack_members(members: Sequence[dict[str, np.ndarray]], names: Sequence[str] = MEASURED_ARRAYS
+                  ) -> dict[str, np.ndarray]:
+    """``measure_member`` (or ``measure_checkpoints``) results of an ensemble's members stacked along a member axis."""
     if not members:
         raise ValueError("members must hold at least one measure_member result (got none)")
-    return {name: np.stack([m[name] for m in members]) for name in MEASURED_ARRAYS}
+    return {name: np.stack([m[name] for m in members]) for name in names}

@@ -14,7 +14,13 @@ Arrays in (``[replicate, gain, fraction]``), plain numbers out:
   the spread a reader should expect from a single run of the grid;
 * ``fig9_comparison``: on P25's own 20 × 20 grid (or a sub-grid of it), both onsets per gain
   beside the values read from the paper's figure (``p25_fig9.py``; there every cell is one
-  network).
+  network). An onset is a first crossing, and it compares unlike readings: the first cell of
+  one network (the figure) against a replicate frequency of ½ (ours). So the like-for-like
+  reading is
+* ``column_shares``: per fraction column and gain band (all gains, the lower and the upper
+  half), the share of networks that generalised, ours and the figure's, each with a
+  bootstrap 16–84 % band over the networks of that column and band (every cell of the
+  figure is one network; ours has ``replicates`` per cell).
 
 Replicates differ in every random draw (weights, data, minibatch order, validation set)
 when the cells are independent, so their spread is the run-to-run variation of the map.
@@ -121,6 +127,65 @@ def fig9_comparison(spread: ReplicateSpread, gains: np.ndarray, fractions: np.nd
                                   "mean_difference_in_grid_steps": _mean_steps(ours_states - theirs_states, step),
                                   "criterion": f"raw states <= {p25_fig9.SMALL_AUTOMATON_STATES}"},
             "level": "our onset: >= 1/2 of replicates; P25: one network per cell"}
+
+
+#: gain bands of ``column_shares``: all gains, the lower half, the upper half (by grid index)
+GAIN_BANDS = ("all", "lower", "upper")
+
+
+def _band_rows(n_gains: int) -> dict[str, np.ndarray]:
+    rows = np.arange(n_gains)
+    return {"all": rows, "lower": rows[: n_gains // 2], "upper": rows[n_gains // 2:]}
+
+
+def _share_band(networks: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> tuple[float, float]:
+    """16-84 % of the share of ``True`` over ``n_bootstrap`` resamplings of ``networks`` (nan without resamples)."""
+    if not n_bootstrap or not networks.size:
+        return (float("nan"), float("nan"))
+    draws = networks[rng.integers(0, networks.size, (n_bootstrap, networks.size))].mean(axis=1)
+    return tuple(float(q) for q in np.percentile(draws, [16, 84]))
+
+
+def column_shares(observed: np.ndarray, gains: np.ndarray, fractions: np.ndarray, *, n_bootstrap: int,
+                  seed: int) -> dict[str, Any]:
+    """Share generalising per fraction column and gain band, ours and (on its grid) P25 Fig. 9's (module docstring).
+
+    ``observed`` ``[replicate, gain, fraction]``. Gains are sorted before the bands are cut.
+    P25's side is ``None`` off the figure's grid.
+    """
+    observed = np.asarray(observed, bool)
+    gains, fractions = np.asarray(gains, float), np.asarray(fractions, float)
+    order_g, order_f = np.argsort(gains), np.argsort(fractions)
+    ours = observed[:, order_g][:, :, order_f]
+    rows = [_grid_index(p25_fig9.GAINS, g) for g in gains[order_g]]
+    cols = [_grid_index(p25_fig9.FRACTIONS, p) for p in fractions[order_f]]
+    theirs = None
+    if None not in rows and None not in cols:
+        correct = np.asarray(p25_fig9.CORRECT_READ, dtype=float)[np.ix_(rows, cols)]
+        theirs = correct / p25_fig9.VALIDATION_STRINGS >= p25_fig9.GENERALISE_ACCURACY
+    rng = np.random.default_rng((seed, 0xF169))
+    out: dict[str, Any] = {"fractions": _listed(fractions[order_f]), "bands": {}}
+    for band, band_rows in _band_rows(gains.size).items():
+        if not band_rows.size:
+            continue
+        entry: dict[str, Any] = {"gains": _listed(gains[order_g][band_rows]), "ours": [], "ours_band": [],
+                                 "p25_fig9": None if theirs is None else [],
+                                 "p25_fig9_band": None if theirs is None else []}
+        for f in range(fractions.size):
+            networks = ours[:, band_rows, f].ravel()
+            entry["ours"].append(float(networks.mean()))
+            entry["ours_band"].append(list(_share_band(networks, n_bootstrap, rng)))
+            if theirs is not None:
+                cells = theirs[band_rows, f]
+                entry["p25_fig9"].append(float(cells.mean()))
+                entry["p25_fig9_band"].append(list(_share_band(cells, n_bootstrap, rng)))
+        if theirs is not None:
+            diff = np.asarray(entry["ours"]) - np.asarray(entry["p25_fig9"])
+            entry["mean_difference"] = float(diff.mean())
+            entry["columns_ours_above"] = int(np.sum(np.asarray(entry["ours_band"])[:, 0] > entry["p25_fig9"]))
+            entry["columns_ours_below"] = int(np.sum(np.asarray(entry["ours_band"])[:, 1] < entry["p25_fig9"]))
+        out["bands"][band] = entry
+    return out
 
 
 def _grid_index(grid: tuple[float, ...], value: float) -> int | None:

@@ -20,7 +20,15 @@ from validation.common import results as common
 from validation.common.options import config_from_dict
 from validation.merger_phase_diagram.analysis import Analysis, summary
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
-from validation.merger_phase_diagram.measured import NETWORK_ARRAYS, PAIR_ARRAYS, PREFIX_ARRAYS, PROFILE_ARRAYS
+from validation.merger_phase_diagram.predictors import PREDICTORS
+from validation.merger_phase_diagram.measured import (
+    CHECKPOINT_EPOCH_ARRAYS,
+    CHECKPOINT_PAIR_ARRAYS,
+    NETWORK_ARRAYS,
+    PAIR_ARRAYS,
+    PREFIX_ARRAYS,
+    PROFILE_ARRAYS,
+)
 
 EXPERIMENT = "merger_phase_diagram"
 #: arrays indexed [replicate, gain, fraction]; val_loss/val_accuracy have a validation-length axis more.
@@ -30,8 +38,10 @@ VAL_ARRAYS = ("val_loss", "val_accuracy")
 AXES = ("gains", "fractions", "val_lengths")
 REQUIRED = GRID_ARRAYS + VAL_ARRAYS + AXES
 #: configuration fields added after results files were first written, with the value that describes
-#: a file written before them (it measured no pairs); any other missing field is refused.
-ADDED_FIELDS = {"measured_pairs": 0}
+#: a file written before them (it measured no pairs; the analysis-only predictor fields take their
+#: defaults); any other missing field is refused.
+ADDED_FIELDS = {"measured_pairs": 0, "predictors": list(PREDICTORS), "cv_blocks": 2, "checkpoints": [],
+                "drop_level": 0.5}
 
 DESCRIPTIONS = {
     "status": "converged | capped (hit the epoch cap: not converged) | diverged | stalled (no progress "
@@ -56,6 +66,10 @@ DESCRIPTIONS = {
                                                            "log ||dy||^2/||dh||^2 vs n at initialisation; log G of "
                                                            "the same diagnostics",
     "scaling_H_log_mean, scaling_ratio_log_mean": "[..., L]: the profiles at m = 1..L and n = 0..L-1 (nan: none)",
+    "ckpt_rule_epoch, ckpt_epoch": "[..., checkpoint]: the epoch each checkpoint rule selects (rnn/parity/"
+                                   "checkpoints.py) and the kept epoch measured there (-1: none)",
+    "ckpt_H, ckpt_Y, ckpt_z": "[..., checkpoint, measured_pairs]: H = ||dh||^2, Y and z = H^2/(N Y) of the "
+                              "measured pairs at each checkpoint (nan: no checkpoint or failed measurement)",
     "pair_*": "[..., measured_pairs] per measured pair: kind (0 agree_cross, 1 agree_equal, 2 disagree, -1 empty "
               "slot), m1, m2, N, H0, Y0, S, z = H0^2/(N Y0), ok (finite measurement), final distance / ||std|| "
               "in the trained network, merged (distance < eps_factor); pair_prefix1/2 [..., measured_pairs, L]: "
@@ -113,6 +127,9 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], PhaseDiagramConfig, c
                 **{name: (S, G, F, config.L) for name in PROFILE_ARRAYS},
                 **{name: (S, G, F, n_pairs) for name in PAIR_ARRAYS},
                 **{name: (S, G, F, n_pairs, config.L) for name in PREFIX_ARRAYS}}
+    C = len(config.checkpoints)
+    measured.update({**{name: (S, G, F, C) for name in CHECKPOINT_EPOCH_ARRAYS},
+                     **{name: (S, G, F, C, n_pairs) for name in CHECKPOINT_PAIR_ARRAYS}})
     common.check_shapes(loaded.npz, arrays, {name: shape for name, shape in measured.items() if name in arrays})
     if arrays["status"].dtype.kind != "U":
         raise ValueError(f"{loaded.npz}: array 'status' must hold strings, found dtype {arrays['status'].dtype}")

@@ -30,12 +30,20 @@ from rnn.automata import equivalent, extract_automaton, minimize, parity_dfa, st
 from rnn.automata.random_dfa import random_dfa
 from rnn.measure.contraction import estimate_contraction
 from rnn.parity import PARAM_NAMES, TrainConfig, evaluate, hidden_states, readout_of, train_ensemble
+from rnn.parity.checkpoints import NONE as NO_EPOCH
+from rnn.parity.checkpoints import rule_epochs, snap, tracking_epochs
 from rnn.parity.data import all_sequences, random_sequences, sample_sequences
 from validation.common.keys import compute_config, config_key
 from validation.common.runtime import torch_threads
 from validation.merger_phase_diagram.analysis import Analysis, analyse
 from validation.merger_phase_diagram.config import PhaseDiagramConfig
-from validation.merger_phase_diagram.measured import MEASURED_ARRAYS, measure_member, stack_members
+from validation.merger_phase_diagram.measured import (
+    CHECKPOINT_ARRAYS,
+    MEASURED_ARRAYS,
+    measure_checkpoints,
+    measure_member,
+    stack_members,
+)
 from validation.merger_phase_diagram.results import EXPERIMENT, save
 from validation.sweep import run_sweep
 
@@ -121,19 +129,30 @@ def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
     gains, cells, target = _task_cells(task)
     independent = task["randomness"] == "independent"
     train = TrainConfig(**task["train"])
+    started = time.process_time()
+    with_checkpoints = bool(task["measured_pairs"] and task["checkpoints"])
+    # parameters kept along training for the checkpoints (rnn/parity/checkpoints.py); the tracked
+    # states are those of two one-token sequences only, which costs nothing
+    tracking = (dict(track_epochs=tracking_epochs(train.max_epochs), track_data=all_sequences(1), track_params=True)
+                if with_checkpoints else {})
     if independent:  # every member its own data draw and minibatch order
         data = [_training_set(task, c) for c in cells]
         result = train_ensemble(data, [target.output(d.tokens) for d in data], config=train,
                                 seeds=[c["init"] for c in cells], gains=gains,
-                                shuffle_seeds=[c["shuffle"] for c in cells])
+                                shuffle_seeds=[c["shuffle"] for c in cells], **tracking)
     else:
         shared = _training_set(task, cells[0])
         result = train_ensemble(shared, target.output(shared.tokens),
                                 config=replace(train, shuffle_seed=cells[0]["shuffle"]),
-                                seeds=[c["init"] for c in cells], gains=gains)
+                                seeds=[c["init"] for c in cells], gains=gains, **tracking)
         data = [shared] * gains.size
     diverged = result.status == "diverged"
+    trained = time.process_time()
     measured = _measure_pairs(task, result, data, target, cells, diverged) if task["measured_pairs"] else {}
+    pairs_done = time.process_time()
+    if with_checkpoints:
+        measured.update(_measure_checkpoints(task, result, data, target, measured))
+    checkpoints_done = time.process_time()
     val_loss, val_acc = _validate(result, task, target, [c["validation"] for c in cells], independent)
     val_loss[diverged] = np.nan
     val_acc[diverged] = np.nan
@@ -148,6 +167,8 @@ def _run_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
             "n_train": np.array([len(d) for d in data], dtype=np.int64), **measured,
             "init_seed": np.array([c["init"] for c in cells], dtype=np.int64),
             "shuffle_seed": np.array([c["shuffle"] for c in cells], dtype=np.int64),
+            # CPU seconds of training, of the pair measurements at initialisation, of the checkpoints
+            "phase_cpu_seconds": np.array([trained - started, pairs_done - trained, checkpoints_done - pairs_done]),
             **{f"initial_{k}": v for k, v in result.initial_params.items()},
             **{f"final_{k}": v for k, v in result.params.items()}}
 
@@ -183,6 +204,45 @@ def _measure_pairs(task: dict[str, Any], result, data: list, target, cells: list
                        seed=cells[e]["init"], nonlinearity=train.nonlinearity, readout=train.readout,
                        merge_eps=task["eps_factor"])
         for e in range(len(result))])
+
+
+def _checkpoint_params(task: dict[str, Any], result, e: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """Member ``e``'s rule epochs, kept epochs and parameters per checkpoint (``None``: no epoch, or not finite)."""
+    rules = rule_epochs(result.train_loss[e], int(result.epochs[e]), task["checkpoints"], task["drop_level"])
+    kept = snap(rules, result.tracked_epochs)
+    params = []
+    for rule, epoch in zip(rules, kept):
+        if rule == NO_EPOCH:
+            params.append(None)
+            continue
+        if epoch >= result.epochs[e]:        # the final parameters are those after epochs[e] epochs of updates
+            chosen = {k: v[e] for k, v in result.params.items()}
+        else:
+            row = int(np.searchsorted(result.tracked_epochs, epoch))
+            chosen = {k: v[row, e] for k, v in result.tracked_params.items()}
+        params.append(chosen if all(np.all(np.isfinite(v)) for v in chosen.values()) else None)
+    kept = np.where([p is None for p in params], NO_EPOCH, np.minimum(kept, result.epochs[e]))
+    return rules, kept, params
+
+
+def _measure_checkpoints(task: dict[str, Any], result, data: list, target, measured: dict[str, np.ndarray]
+                         ) -> dict[str, np.ndarray]:
+    """The initial pairs of every member measured again at its checkpoints; the checkpoint parameters are kept.
+
+    The parameters (``ckpt_<param>``, ``(E, C, ...)``, NaN where a checkpoint has none) stay in
+    the task file, so the measurements can be redone without training again.
+    """
+    members, saved = [], {k: [] for k in PARAM_NAMES}
+    for e in range(len(result)):
+        rules, kept, params = _checkpoint_params(task, result, e)
+        own = {k: v[e] for k, v in measured.items()}
+        members.append({"ckpt_rule_epoch": rules, "ckpt_epoch": kept,
+                        **measure_checkpoints(params, own, data[e], target.output(data[e].tokens),
+                                              nonlinearity=result.config.nonlinearity)})
+        for k in PARAM_NAMES:
+            blank = np.full_like(result.params[k][e], np.nan)
+            saved[k].append(np.stack([blank if p is None else p[k] for p in params]))
+    return {**stack_members(members, CHECKPOINT_ARRAYS), **{f"ckpt_{k}": np.stack(v) for k, v in saved.items()}}
 
 
 def _validate(result, task: dict[str, Any], target, streams: list, independent: bool
@@ -246,7 +306,9 @@ def assemble(config: PhaseDiagramConfig, tasks: list[dict[str, Any]], results: l
     for task, result in zip(tasks, results):
         r, f = task["replicate"], config.fractions.index(task["fraction"])
         g = [config.gains.index(gain) for gain in task["gains"]]
-        for name in PER_MEMBER + (MEASURED_ARRAYS if config.measured_pairs else ()):
+        measured = (MEASURED_ARRAYS + (CHECKPOINT_ARRAYS if config.checkpoints else ())
+                    if config.measured_pairs else ())
+        for name in PER_MEMBER + measured:
             value = np.asarray(result[name])
             if name not in arrays:
                 arrays[name] = np.empty((S, G, F) + value.shape[1:], dtype=value.dtype)
@@ -271,6 +333,17 @@ class Result:
     figures: list[Path]
     reused: int
     computed: int
+
+
+PHASES = ("training", "pair_measurements", "checkpoint_measurements")
+
+
+def _phase_totals(results: list[dict[str, np.ndarray]]) -> dict[str, float] | None:
+    """CPU seconds per phase summed over tasks (``None`` if a task file predates the record)."""
+    if not all("phase_cpu_seconds" in r for r in results):
+        return None
+    total = np.sum([np.asarray(r["phase_cpu_seconds"], dtype=float) for r in results], axis=0)
+    return {name: float(v) for name, v in zip(PHASES, total)}
 
 
 def default_out_dir(name: str) -> Path:
@@ -308,7 +381,8 @@ def run(config: PhaseDiagramConfig, out_dir: str | Path | None = None, *, execut
                      "computed_this_run": len(outcome.computed), "reused": len(outcome.reused),
                      "wall_seconds_this_run": time.perf_counter() - started,
                      "task_seconds_total": float(np.sum(outcome.seconds)),
-                     "task_cpu_seconds_total": float(np.sum(outcome.cpu_seconds))}}
+                     "task_cpu_seconds_total": float(np.sum(outcome.cpu_seconds)),
+                     "cpu_seconds_by_phase": _phase_totals(outcome.results)}}
     written = save(out_dir, arrays, config, analysis, extra)
     # imported here: sweep workers import this module for run_task and need no matplotlib
     from validation.merger_phase_diagram.figures import make_figures
