@@ -330,3 +330,15 @@ def test_compare_puts_two_runs_side_by_side_and_refuses_a_single_one(tmp_path, c
         with pytest.raises(SystemExit) as exit_info:
             run_cli(main, "prog", [*argv, "--out", str(tmp_path / "never")])
         assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra", [["--lr", "0.1"], ["--preset", "paper"], ["--workers", "3"], ["--checkpoints", "none"]])
+def test_modes_that_train_nothing_refuse_the_options_they_would_ignore(extra, tmp_path, capsys):
+    for mode in (["--plot-only", str(tmp_path)], ["--compare", str(tmp_path), str(tmp_path)]):
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(main, "prog", [*mode, *extra])
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and "would ignore" in err, err
+    with pytest.raises(SystemExit) as exit_info:                  # analysis options are what --plot-only is for
+        run_cli(main, "prog", ["--plot-only", str(tmp_path / "missing"), "--bootstrap", "10"])
+    assert "would ignore" not in capsys.readouterr().err

@@ -102,6 +102,7 @@ def build_parser() -> ArgumentParser:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    _refuse_ignored(args, "--compare", ())
     out_dir = check_output_dir(args.out if args.out is not None else default_out_dir("comparison"), option="--out")
     result, _, _ = compare(list(args.compare))
     use_headless_matplotlib()
@@ -127,7 +128,20 @@ def config_from_options(args: argparse.Namespace) -> PhaseDiagramConfig:
         raise ValueError(name_option(str(exc), PhaseDiagramConfig)) from None
 
 
+def _refuse_ignored(args: argparse.Namespace, mode: str, allowed: tuple[str, ...]) -> None:
+    """A mode that trains nothing refuses the options it would ignore (one line, before any work)."""
+    ignored = [f"--{path[-1].replace('_', '-')}" for path in given_options(args, PhaseDiagramConfig)
+               if path[-1] not in allowed]
+    defaults = build_parser()
+    ignored += [f"--{name}" for name in ("preset", "executor", "workers", "scheduler")
+                if getattr(args, name) != defaults.get_default(name)]
+    if ignored:
+        raise ValueError(f"{mode} trains nothing and would ignore {', '.join(ignored)}: the results file "
+                         f"carries the configuration it was computed with")
+
+
 def _plot_only(args: argparse.Namespace) -> int:
+    _refuse_ignored(args, "--plot-only", PhaseDiagramConfig.ANALYSIS_FIELDS)
     path = Path(args.plot_only)
     out_dir = check_output_dir(path if path.is_dir() else path.parent, option="--plot-only")
     arrays, config, loaded = load(path)

@@ -81,7 +81,7 @@ def comparison_figure(result: dict[str, Any], out_dir: Path) -> list[Path]:
     ax.invert_yaxis()
     ax.set_xlabel(f"held-out agreement ({scheme}), %, bootstrap 16-84 %")
     ax.set_title("(a) every predictor out of sample", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     if along:
         for r in runs:
             c, h = r["conservation"], r["horizon"]
