@@ -4,8 +4,12 @@ Subcommands: ``closed-form`` (P25 eqs. 5–7, 25), ``fixed-points`` (eq. 24 with
 stability, docs/theory.md §2.5), ``integrate`` (eq. 20, optional ``.npz``),
 ``portrait`` (eq. 23 phase portrait as PNG + PDF). Bad input — including an output
 location that cannot be written, checked before any computation — is one line on
-stderr and exit status 2. A failed integration prints its JSON summary with
-``"success": false`` and exits with 1.
+stderr and exit status 2. For ``integrate`` that includes an initial value that the
+integrator cannot represent (``|H0|``, ``|Y0|`` or ``|W0|`` above
+``interaction.odesolve.MAX_STATE``, e.g. ``--H0 1e308``) and a ``--max-steps`` below 1.
+A failed integration (a state that overflowed during the run, the step budget
+``--max-steps`` spent before ``--t-max``, a solver failure) prints its JSON summary
+with ``"success": false`` and the message, and exits with 1.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from .artifacts import atomic_savez, check_output_file, provenance, to_jsonable
 from .cliutil import ArgumentParser, run_cli
 from .closed_form import a_high, a_low, final_distance, will_merge
 from .fixed_points import fixed_points
-from .odesolve import COORDINATES, DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, METHODS
+from .checks import check_int, check_interval
+from .odesolve import (COORDINATES, DEFAULT_ATOL, DEFAULT_MAX_STEPS, DEFAULT_METHOD, DEFAULT_RTOL,
+                       MAX_STATE, METHODS)
 from .phase_portrait import save_phase_portrait
 from .three_scalar import integrate_three_scalar
 
@@ -94,16 +100,22 @@ def _fixed_points(args) -> int:
 
 
 def _integrate(args) -> int:
+    for option, value in (("--H0", args.H0), ("--Y0", args.Y0), ("--W0", args.W0)):
+        # Input the integrator cannot represent is bad input (exit 2), not a failed run.
+        check_interval(option, value, -MAX_STATE, MAX_STATE)
+    check_int("--max-steps", args.max_steps, minimum=1)
     if args.output:
         check_output_file(args.output, "--output")
     config = {"H0": args.H0, "Y0": args.Y0, "W0": args.W0, "S": args.S, "N": args.N,
               "tau_h": args.tau_h, "tau_y": args.tau_y, "t_max": args.t_max,
               "method": args.method, "rtol": args.rtol, "atol": args.atol,
-              "merger_tol": args.merger_tol, "coordinates": args.coordinates}
+              "merger_tol": args.merger_tol, "coordinates": args.coordinates,
+              "max_steps": args.max_steps}
     res = integrate_three_scalar(args.H0, args.Y0, args.W0, S=args.S, N=args.N,
                                  tau_h=args.tau_h, tau_y=args.tau_y, t_max=args.t_max,
                                  method=args.method, rtol=args.rtol, atol=args.atol,
-                                 merger_tol=args.merger_tol, coordinates=args.coordinates)
+                                 merger_tol=args.merger_tol, coordinates=args.coordinates,
+                                 max_steps=args.max_steps)
     rates = dict(N=args.N, tau_h=args.tau_h, tau_y=args.tau_y)
     A, L = float(a_high(args.H0, args.Y0, **rates)), float(a_low(args.S, **rates))
     summary: dict[str, Any] = {
@@ -187,6 +199,8 @@ def build_parser() -> ArgumentParser:
                    help="stop when H falls to this value (terminal merger event)")
     p.add_argument("--coordinates", choices=COORDINATES, default="signed",
                    help="signed-distance coordinates (regular through crossings) or eq. 20 literally")
+    p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS,
+                   help="most solver steps; a run needing more fails (exit 1)")
     p.add_argument("--output", default=None, help="write t, H, Y, W and the summary to this .npz")
     p.set_defaults(func=_integrate)
 

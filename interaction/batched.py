@@ -31,7 +31,10 @@ Result contract (``BatchedResult``): per element the fields of a single
 ``1`` merger event, ``-1`` failure), ``message``, ``t_events`` (the merger times),
 named components on the saving grid ``t`` — plus ``outcome`` (``BatchOutcome``), which
 names the kind of failure: step limit, step-size underflow, non-finite right-hand side
-or (direct coordinates) left the domain ``H > 0``. The merger event fires when ``H``
+or overflowed state (``NON_FINITE``: also a component of the integrated state beyond
+``interaction.odesolve.MAX_STATE``, at the start or after a step, the rule of
+``interaction.integrate``; e.g. ``H0 = 1e308``) or (direct coordinates) left the
+domain ``H > 0``. The merger event fires when ``H``
 falls to ``merger_tol`` between two step ends (scipy's event semantics; time located
 by bisection on the dense-output polynomial). A failed element keeps its last valid
 state and is never reported as a success. A crossing whose step ends with
@@ -48,8 +51,8 @@ import numpy as np
 from .batched_kernel import (OUTCOME_MESSAGES, REDUCED, REDUCED_SIGNED, THREE_SCALAR,
                              THREE_SCALAR_SIGNED, BatchOutcome, integrate_batch)
 from .checks import check_finite, check_int, check_nonnegative, check_positive
-from .odesolve import (DEFAULT_ATOL, DEFAULT_RTOL, OdeSystem, ResultBase, check_tolerances,
-                       resolve_coordinates)
+from .odesolve import (DEFAULT_ATOL, DEFAULT_MAX_STEPS, DEFAULT_RTOL, OdeSystem, ResultBase,
+                       check_tolerances, resolve_coordinates)
 from .reduced import ReducedSystem
 from .three_scalar import ThreeScalarSystem
 
@@ -139,7 +142,7 @@ def _check_grid(t_eval: Any) -> np.ndarray:
 
 def integrate_batched(system: OdeSystem, y0: Sequence[Any], t_max: Any, *,
                       rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                      merger_tol: Any = None, t_eval: Any = None, max_steps: int = 100_000,
+                      merger_tol: Any = None, t_eval: Any = None, max_steps: int = DEFAULT_MAX_STEPS,
                       coordinates: str = "signed") -> BatchedResult:
     """Integrate every broadcast combination of ``system``'s fields and ``y0`` (docs/theory.md §2.1–§2.2).
 
@@ -213,7 +216,7 @@ def integrate_batched(system: OdeSystem, y0: Sequence[Any], t_max: Any, *,
 def integrate_three_scalar_batched(H0: Any, Y0: Any, W0: Any, *, S: Any, N: Any, tau_h: Any,
                                    tau_y: Any, t_max: Any, rtol: float = DEFAULT_RTOL,
                                    atol: float = DEFAULT_ATOL, merger_tol: Any = None,
-                                   t_eval: Any = None, max_steps: int = 100_000,
+                                   t_eval: Any = None, max_steps: int = DEFAULT_MAX_STEPS,
                                    coordinates: str = "signed") -> BatchedResult:
     """Integrate P25 eq. 20 (docs/theory.md §2.1) for every broadcast combination of the arguments.
 
@@ -228,7 +231,7 @@ def integrate_three_scalar_batched(H0: Any, Y0: Any, W0: Any, *, S: Any, N: Any,
 def integrate_reduced_batched(H0: Any, W0: Any, *, A_high: Any, A_low: Any, N: Any, tau_h: Any,
                               tau_y: Any, t_max: Any, rtol: float = DEFAULT_RTOL,
                               atol: float = DEFAULT_ATOL, merger_tol: Any = None,
-                              t_eval: Any = None, max_steps: int = 100_000,
+                              t_eval: Any = None, max_steps: int = DEFAULT_MAX_STEPS,
                               coordinates: str = "signed") -> BatchedResult:
     """Integrate the reduced system P25 eq. 23 (docs/theory.md §2.2, coefficient ``b²/(4a)``) in batch.
 

@@ -21,6 +21,7 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
+from .odesolve import MAX_STATE
 from .reduced import rhs_reduced
 from .three_scalar import rhs_three_scalar, rhs_three_scalar_signed
 
@@ -32,7 +33,8 @@ class BatchOutcome(IntEnum):
     MERGED = 1            #: terminal merger event H = merger_tol
     MAX_STEPS = -1        #: step limit reached before t_max
     STEP_UNDERFLOW = -2   #: step size fell below 10 ulp of t (stiff / singular)
-    NON_FINITE = -3       #: right-hand side non-finite at every trial step size
+    NON_FINITE = -3       #: right-hand side non-finite at every trial step size, or the state
+    #: non-finite or overflowed (a component beyond MAX_STATE) at the start or after a step
     LEFT_DOMAIN = -4      #: direct coordinates: an accepted step reached H <= 0
 
 
@@ -41,7 +43,9 @@ OUTCOME_MESSAGES = {
     BatchOutcome.MERGED: "merger event: H reached merger_tol",
     BatchOutcome.MAX_STEPS: "maximum number of steps reached before t_max",
     BatchOutcome.STEP_UNDERFLOW: "required step size is less than spacing between numbers",
-    BatchOutcome.NON_FINITE: "right-hand side became non-finite",
+    BatchOutcome.NON_FINITE: (f"state overflowed or right-hand side became non-finite (a component "
+                              f"of the integrated state beyond {MAX_STATE:g} in magnitude, or an "
+                              f"infinite derivative)"),
     BatchOutcome.LEFT_DOMAIN: "solution left the domain H > 0",
 }
 
@@ -119,6 +123,15 @@ def _all_finite(x: np.ndarray) -> bool:
 
 
 @njit(cache=True)
+def _within_range(x: np.ndarray) -> bool:
+    """Every component finite and at most ``MAX_STATE`` in magnitude (``interaction.integrate``'s rule)."""
+    for v in x:
+        if not abs(v) <= MAX_STATE:
+            return False
+    return True
+
+
+@njit(cache=True)
 def _rms_scaled(x: np.ndarray, scale: np.ndarray) -> float:
     s = 0.0
     for k in range(x.shape[0]):
@@ -154,7 +167,8 @@ def _initial_step(system, y0, f0, p, t_bound, rtol, atol, work, fwork):
     _rhs(system, work, p, fwork)
     for k in range(n):
         work[k] = fwork[k] - f0[k]
-    d2 = _rms_scaled(work, scale) / h0
+    # h0 = 0 when d1 overflowed (a huge derivative): then d2 is infinite, not a division by zero.
+    d2 = _rms_scaled(work, scale) / h0 if h0 > 0.0 else np.inf
     if not np.isfinite(d2):
         # The trial point left the domain (H <= 0): start small and let control take over.
         h1 = h0 * 1e-3
@@ -195,6 +209,9 @@ def _integrate_one(system, y0, p, t_bound, merger_tol, t_eval, rtol, atol, max_s
         saved[:, j] = pub
         j += 1
 
+    if not _within_range(y):
+        y_out[:] = pub
+        return BatchOutcome.NON_FINITE, t, t_merge, t_cross
     _rhs(system, y, p, f)
     counters[1] += 1
     if not _all_finite(f):
@@ -268,6 +285,9 @@ def _integrate_one(system, y0, p, t_bound, merger_tol, t_eval, rtol, atol, max_s
                 counters[2] += 1
         if not accepted:
             outcome = BatchOutcome.NON_FINITE if nonfinite else BatchOutcome.STEP_UNDERFLOW
+            break
+        if not _within_range(y_new):  # overflowed: keep the last valid state, as integrate
+            outcome = BatchOutcome.NON_FINITE
             break
         counters[0] += 1
         # Dense output Q = Kᵀ P (scipy's RkDenseOutput).

@@ -7,6 +7,7 @@ never clip or coerce silently.
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +26,8 @@ def _as_float_array(name: str, value: Any) -> np.ndarray:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number (got {value!r})") from None
+    except OverflowError:  # an integer beyond the float range
+        raise ValueError(f"{name} must be finite (got an integer too large for a float)") from None
 
 
 def check_finite(name: str, value: Any) -> np.ndarray:
@@ -34,6 +37,41 @@ def check_finite(name: str, value: Any) -> np.ndarray:
         raise ValueError(f"{name} must be finite (got {_describe(value)} with non-finite entries)"
                          if arr.ndim else f"{name} must be finite (got {_describe(value)})")
     return arr
+
+
+def check_real(name: str, value: Any, allowed: str = "a real number") -> float:
+    """Require one real number: a Python or numpy int or float, or a 0-d array of one.
+
+    Strings (even ``"10"``), bools, complex numbers, ``None`` and arrays of more than
+    one element are rejected rather than converted; ``allowed`` describes the accepted
+    values in the message (e.g. ``"a real number > 0"``). Returns the value as a float
+    (finiteness is checked; range checks follow with the helpers below).
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {allowed} (got {value!r})")
+    return float(check_finite(name, value))
+
+
+def check_real_array(name: str, value: Any) -> np.ndarray:
+    """Require an array (or nested sequence) of real numbers; returns it as a float array.
+
+    Strings, bools, complex numbers, objects and ragged sequences are rejected rather
+    than converted (``np.asarray(["1"], dtype=float)`` would accept a string).
+    Finiteness is left to ``check_finite`` and friends, so that the caller can name the
+    offending component.
+    """
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be an array of real numbers (got {value!r})")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of real numbers (got a ragged or "
+                         f"non-numeric {type(value).__name__})") from None
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be an array of real numbers (got dtype {arr.dtype})")
+    return arr.astype(float)
 
 
 def check_positive(name: str, value: Any) -> np.ndarray:
@@ -83,6 +121,10 @@ def check_int(name: str, value: Any, *, minimum: int | None = None,
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Require ``value`` to be one of ``choices``."""
     choices = tuple(choices)
-    if value not in choices:
+    try:  # an array is never a choice (its comparison is elementwise or ambiguous)
+        found = not isinstance(value, np.ndarray) and value in choices
+    except (TypeError, ValueError):
+        found = False
+    if not found:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))} (got {value!r})")
     return value

@@ -17,6 +17,16 @@ a solver failure, a non-finite solution or (for the pair systems, whose row 0 is
 ``H = ‖dh‖²`` and whose equations carry ``1/H``) a trajectory that reached
 ``H <= 0`` is reported as ``status = -1`` with a message.
 
+Nothing runs unboundedly. Every step is checked: an integrated state that became
+non-finite or overflowed (a component beyond ``MAX_STATE`` in magnitude, where the
+cubic right-hand sides leave double precision), from the start or after any step,
+stops the run with ``status = -1`` and a message naming the time ("state overflowed
+at t=..."); the result keeps the last valid state. At most ``max_steps`` solver steps
+are taken (default ``DEFAULT_MAX_STEPS``, the batched integrator's default too); a run
+that needs more stops with ``status = -1``. Every argument of ``integrate`` is
+validated (type, finiteness, shape, range) before any work, and bad input raises
+``ValueError`` naming the argument.
+
 Coordinates. The pair systems of P25 (eq. 19, eq. 20, eq. 23) are singular at
 ``H = 0``, yet some trajectories reach ``H = 0`` in finite time: the two
 representations pass through each other (docs/theory.md §4.1). Those systems also
@@ -28,14 +38,15 @@ literally.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolution, Radau, solve_ivp
 
-from .checks import check_choice, check_finite, check_interval, check_positive
+from .checks import (check_choice, check_finite, check_int, check_interval, check_positive,
+                     check_real, check_real_array)
 
 METHODS = ("LSODA", "Radau", "BDF", "DOP853", "RK45", "RK23")
 _IMPLICIT = ("LSODA", "Radau", "BDF")
@@ -49,6 +60,13 @@ COORDINATES = ("signed", "direct")
 DEFAULT_METHOD = "LSODA"
 DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL = 1e-14
+#: Budget of solver steps per integration (also ``integrate_batched``'s default): a run to
+#: equilibrium at the default tolerances takes a few thousand; ~1 s of LSODA steps.
+DEFAULT_MAX_STEPS = 100_000
+#: Largest magnitude of a component of an integrated state. The right-hand sides are at
+#: most cubic in the state (signed coordinates: ``d³``), so beyond 1e100 they and their
+#: Jacobians overflow double precision; such a state is reported as "overflowed".
+MAX_STATE = 1e100
 
 
 def check_rates(N: Any, tau_h: Any, tau_y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,9 +79,10 @@ def check_rates(N: Any, tau_h: Any, tau_y: Any) -> tuple[np.ndarray, np.ndarray,
 
 
 def check_tolerances(rtol: Any, atol: Any) -> tuple[float, float]:
-    """Validate ``0 < rtol < 1`` and ``atol > 0``."""
+    """Validate the real numbers ``0 < rtol < 1`` and ``atol > 0``."""
+    rtol = check_real("rtol", rtol, "a real number in (0.0, 1.0)")
     rtol = float(check_interval("rtol", rtol, 0.0, 1.0, lo_closed=False, hi_closed=False))
-    return rtol, float(check_positive("atol", atol))
+    return rtol, float(check_positive("atol", check_real("atol", atol, "a real number > 0")))
 
 
 def store_parameter(obj: Any, name: str, value: np.ndarray) -> None:
@@ -192,13 +211,78 @@ class OdeSystem:
 
 
 def check_t_eval(t_eval: Any, t_max: float) -> np.ndarray | None:
-    """Validate an output grid: strictly increasing, 1-D, within ``[0, t_max]``."""
+    """Validate an output grid: real numbers, non-empty, strictly increasing, 1-D, within ``[0, t_max]``."""
     if t_eval is None:
         return None
-    t_eval = check_finite("t_eval", t_eval)
-    if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
-        raise ValueError("t_eval must be a strictly increasing 1-D array within [0, t_max]")
+    t_eval = check_finite("t_eval", check_real_array("t_eval", t_eval))
+    if (t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0)
+            or t_eval[0] < 0 or t_eval[-1] > t_max):
+        raise ValueError("t_eval must be a non-empty, strictly increasing 1-D array within "
+                         "[0, t_max]")
     return t_eval
+
+
+def check_events(events: Any) -> list[Callable]:
+    """Validate ``events``: ``None``, one callable or a sequence of callables (returned as a list)."""
+    if events is None:
+        return []
+    if callable(events):
+        return [events]
+    if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
+        raise ValueError(f"events must be None, a callable or a sequence of callables "
+                         f"(got {events!r})")
+    user = list(events)
+    for k, event in enumerate(user):
+        if not callable(event):
+            raise ValueError(f"events[{k}] must be a callable event(t, y) (got {event!r})")
+    return user
+
+
+def state_problem(z: np.ndarray) -> str | None:
+    """What is wrong with an integrated state, or ``None``: "became non-finite" or "overflowed"."""
+    if np.max(np.abs(z), initial=0.0) <= MAX_STATE:
+        return None
+    if not np.all(np.isfinite(z)):
+        return "state became non-finite"
+    return "state overflowed"
+
+
+def _failure_message(problem: str, t: float) -> str:
+    detail = "" if problem.endswith("non-finite") else \
+        f" (a component of the integrated state exceeded {MAX_STATE:g} in magnitude)"
+    return f"{problem} at t={t:.6g}{detail}"
+
+
+def _bounded(base: type) -> type:
+    """``base`` (a scipy ``OdeSolver``) with a step budget and a state check after every step.
+
+    A step that would exceed ``max_steps``, or that ends in a non-finite or overflowed
+    state, fails (scipy then stops with ``status = -1`` and keeps the last valid state).
+    """
+
+    class Bounded(base):
+        def __init__(self, fun, t0, y0, t_bound, *, max_steps: int, **options):
+            super().__init__(fun, t0, y0, t_bound, **options)
+            self.max_steps = max_steps
+            self.n_steps = 0
+
+        def _step_impl(self):
+            if self.n_steps >= self.max_steps:
+                return False, (f"maximum number of steps ({self.max_steps}) reached at "
+                               f"t={self.t:.6g} before t_max (raise max_steps)")
+            success, message = super()._step_impl()
+            self.n_steps += 1
+            if success:
+                problem = state_problem(self.y)
+                if problem is not None:
+                    return False, _failure_message(problem, self.t)
+            return success, message
+
+    Bounded.__name__ = Bounded.__qualname__ = f"Bounded{base.__name__}"
+    return Bounded
+
+
+_SOLVERS = {cls.__name__: _bounded(cls) for cls in (LSODA, Radau, BDF, DOP853, RK45, RK23)}
 
 
 def resolve_coordinates(system: OdeSystem, coordinates: str | None) -> bool:
@@ -255,64 +339,97 @@ def integrate(system: OdeSystem, y0: Any, t_max: float, *, method: str = DEFAULT
               rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, t_eval: Any = None,
               events: Sequence[Callable] | Callable | None = None,
               merger_tol: float | None = None, dense_output: bool = False,
-              coordinates: str | None = None) -> OdeResult:
+              coordinates: str | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> OdeResult:
     """Integrate ``system`` from ``y0`` over ``[0, t_max]`` with ``scipy.integrate.solve_ivp``.
 
     ``system``: any :class:`OdeSystem` (``ThreeScalarSystem`` eq. 20,
     ``PerContinuationSystem`` eq. 19, ``ReducedSystem`` eq. 23, ``TwoPoint2024System``,
     ``FixedExpansionSystem`` eq. 42, ``VectorFlowSystem``) with scalar parameters.
-    ``y0``: one value per entry of ``system.components``.
+    ``y0``: real numbers, one per entry of ``system.components``. ``t_max``: a real
+    number ``> 0``.
     ``method``: one of ``METHODS`` (default LSODA); ``rtol``/``atol`` as in scipy
-    (in signed coordinates ``atol`` applies to the internal coordinates).
+    (real numbers, ``0 < rtol < 1``, ``atol > 0``; in signed coordinates ``atol``
+    applies to the internal coordinates).
     ``t_eval``: output times within ``[0, t_max]`` (default: the solver's steps).
     ``events``: scipy's ``event(t, y)`` convention with ``y`` in components, optional
     ``terminal``/``direction`` attributes. ``merger_tol``: adds the terminal event
     "``system.distance2(y)`` falls to ``merger_tol``" as ``t_events[0]`` (``merged``);
     for pair systems it must be below ``H0``. Note that a crossing also passes through
     small ``H``, so a terminal merger event can stop a crossing trajectory.
+    ``dense_output``: ``True`` or ``False``.
     ``coordinates``: ``'signed'`` (default where available: regular through
     crossings, times in ``t_crossings``) or ``'direct'`` (the equations as printed; at
     a crossing explicit methods fail, implicit ones may step over the singularity with
     degraded accuracy).
+    ``max_steps``: the most solver steps taken (an integer ``>= 1``, default
+    ``DEFAULT_MAX_STEPS``).
+
+    Every argument is validated before any work; bad input raises ``ValueError``
+    naming the argument and the allowed values. The run always ends: it stops with
+    ``status = -1`` and a message when the budget ``max_steps`` is spent before
+    ``t_max``, or when the integrated state is (at ``t = 0``) or becomes non-finite or
+    overflows (a component beyond ``MAX_STATE``, e.g. ``H0 = 1e308``): "state
+    overflowed at t=...". The result then holds the trajectory up to the last valid
+    state.
 
     Returns ``system.result_type`` (an :class:`OdeResult`), whose ``status`` is scipy's.
     """
     if not isinstance(system, OdeSystem):
         raise ValueError(f"system must be an OdeSystem such as ThreeScalarSystem "
                          f"(got {type(system).__name__})")
-    y0 = system.check_y0(y0)
-    t_max = float(check_positive("t_max", t_max))
+    y0 = system.check_y0(check_real_array("y0", y0))
+    t_max = float(check_positive("t_max", check_real("t_max", t_max, "a real number > 0")))
+    if not isinstance(method, str):
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))} (got {method!r})")
     check_choice("method", method, METHODS)
     rtol, atol = check_tolerances(rtol, atol)
     t_eval = check_t_eval(t_eval, t_max)
+    user_events = check_events(events)
+    if merger_tol is not None:
+        merger_tol = check_real("merger_tol", merger_tol, "None or a real number > 0")
+        merger_tol = float(check_positive("merger_tol", merger_tol))
+        if system.distance_first and merger_tol >= y0[0]:
+            raise ValueError(f"merger_tol must be < H0 (got {merger_tol!r} >= {float(y0[0])!r})")
+    if not isinstance(dense_output, (bool, np.bool_)):
+        raise ValueError(f"dense_output must be True or False (got {dense_output!r})")
     signed = resolve_coordinates(system, coordinates)
+    max_steps = check_int("max_steps", max_steps, minimum=1)
     for name in system.scalar_parameters:
         if np.ndim(getattr(system, name)) != 0:
             raise ValueError(f"{name} must be a scalar for integrate (got an array; "
                              "use interaction.integrate_batched for parameter grids)")
     if signed:
-        fun, jac, z0 = system.rhs_signed, system.jac_signed, system.to_signed(y0)
-        to_public = system.from_signed
+        fun, jac, to_public = system.rhs_signed, system.jac_signed, system.from_signed
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            z0 = np.asarray(system.to_signed(y0), dtype=float)  # may overflow: reported below
     else:
         fun, jac, z0, to_public = system.rhs, system.jac, y0, _identity
     all_events: list[Callable] = []
     if merger_tol is not None:
-        merger_tol = float(check_positive("merger_tol", merger_tol))
-        if system.distance_first and merger_tol >= y0[0]:
-            raise ValueError(f"merger_tol must be < H0 (got {merger_tol!r} >= {float(y0[0])!r})")
         all_events.append(_merger_event(merger_tol, system.distance2, to_public))
-    if events is not None:
-        user = [events] if callable(events) else list(events)
-        all_events.extend(_in_public(e, to_public) for e in user)
+    all_events.extend(_in_public(e, to_public) for e in user_events)
     n_public_events = len(all_events)
+    problem = state_problem(z0)
+    if problem is not None:  # nothing to integrate: fail at t = 0, keeping the initial state
+        t0 = np.zeros(1) if t_eval is None else t_eval[t_eval <= 0.0]
+        return system.result_type(
+            t=t0, y=np.repeat(y0[:, None], t0.size, axis=1), status=-1,
+            message=_failure_message(problem, 0.0),
+            t_events=[np.empty(0) for _ in range(n_public_events)],
+            y_events=[np.empty(0) for _ in range(n_public_events)], sol=None, nfev=0, njev=0,
+            merged=False, components=tuple(system.components), system=system)
     if signed:
         all_events.append(_crossing)
     options: dict[str, Any] = {}
     if method in _IMPLICIT and jac is not None:
         options["jac"] = jac
-    raw = solve_ivp(fun, (0.0, t_max), z0, method=method, rtol=rtol, atol=atol,
+    raw = solve_ivp(fun, (0.0, t_max), z0, method=_SOLVERS[method], rtol=rtol, atol=atol,
                     events=all_events or None, dense_output=dense_output, t_eval=t_eval,
-                    **options)
+                    max_steps=max_steps, **options)
+    sol = raw.sol
+    if sol is not None and method in ("BDF", "LSODA"):
+        # solve_ivp picks this segment rule by identity of the class, which is now a subclass
+        sol = OdeSolution(sol.ts, sol.interpolants, alt_segment=True)
     y = to_public(raw.y)
     status, message = int(raw.status), str(raw.message)
     if status >= 0 and not np.all(np.isfinite(y)):
@@ -325,7 +442,7 @@ def integrate(system: OdeSystem, y0: Any, t_max: float, *, method: str = DEFAULT
     return system.result_type(
         t=raw.t, y=y, status=status, message=message, t_events=t_events[:n_public_events],
         y_events=y_events[:n_public_events],
-        sol=_PublicSolution(raw.sol, to_public) if raw.sol is not None else None,
+        sol=_PublicSolution(sol, to_public) if sol is not None else None,
         nfev=int(raw.nfev), njev=int(raw.njev),
         merged=merger_tol is not None and bool(t_events[0].size),
         t_crossings=t_events[n_public_events] if signed else np.empty(0),

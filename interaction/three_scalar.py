@@ -30,8 +30,9 @@ import numpy as np
 from numba import njit
 
 from .checks import check_finite, check_nonnegative, check_positive
-from .odesolve import (DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, EffectiveRates, OdeResult,
-                       OdeSystem, check_rates, integrate, store_parameter)
+from .odesolve import (DEFAULT_ATOL, DEFAULT_MAX_STEPS, DEFAULT_METHOD, DEFAULT_RTOL,
+                       EffectiveRates, OdeResult, OdeSystem, check_rates, integrate,
+                       store_parameter)
 
 
 @njit(cache=True, error_model="numpy")
@@ -204,11 +205,14 @@ def integrate_three_scalar(H0: float, Y0: float, W0: float, *, S: float, N: floa
                            merger_tol: float | None = None,
                            events: Sequence[Callable] | Callable | None = None,
                            dense_output: bool = False, t_eval: np.ndarray | None = None,
-                           coordinates: str = "signed") -> ThreeScalarResult:
+                           coordinates: str = "signed",
+                           max_steps: int = DEFAULT_MAX_STEPS) -> ThreeScalarResult:
     """Integrate P25 eq. 20 (docs/theory.md §2.1) from ``(H0, Y0, W0)`` over ``[0, t_max]``.
 
     Keyword wrapper of ``integrate(ThreeScalarSystem(S, N, tau_h, tau_y), (H0, Y0, W0),
-    t_max, ...)``; see ``interaction.integrate`` for the options and the result contract.
+    t_max, ...)``; see ``interaction.integrate`` for the options and the result contract
+    (every argument validated first; a step budget ``max_steps``; a non-finite or
+    overflowing state, e.g. ``H0 = 1e308``, ends the run with ``status = -1``).
 
     Coordinates. Eq. 20 is singular at ``H = 0`` and, besides genuine mergers, some
     trajectories reach ``H = 0`` in finite time with ``W/H → +∞``: the two
@@ -227,7 +231,7 @@ def integrate_three_scalar(H0: float, Y0: float, W0: float, *, S: float, N: floa
     system = ThreeScalarSystem(S=S, N=N, tau_h=tau_h, tau_y=tau_y)
     return integrate(system, (H0, Y0, W0), t_max, method=method, rtol=rtol, atol=atol,
                      merger_tol=merger_tol, events=events, dense_output=dense_output,
-                     t_eval=t_eval, coordinates=coordinates)
+                     t_eval=t_eval, coordinates=coordinates, max_steps=max_steps)
 
 
 class PerContinuationResult(OdeResult):
