@@ -234,3 +234,20 @@ def test_readme_along_training_and_suffix_numbers_equal_the_committed_summaries(
     suffix, length = _suffix_quotes(quick["summary"])
     for quote in (_along_training_text(comparison), f"at {suffix}·log G", f"at only {length}·log G"):
         assert quote in text, quote
+
+
+def _stability_quote(s: dict) -> str:
+    """How far the sample minimum and the median of log z move with the number of pairs (``score_stability``)."""
+    st = s["score_stability"]
+    sizes, shift_min, shift_med = st["sizes"], st["shift_min"], st["shift_median"]
+    return (f"the sample minimum of log z sits {shift_min[0]:.1f} above its full-sample value with {sizes[0]} pairs "
+            f"and still {shift_min[-1]:.1f} with {sizes[-1]}, while the median moves by at most "
+            f"{max(abs(v) for v in shift_med):.2f}")
+
+
+def _shares_quote(s: dict) -> str:
+    """Our share generalising per fraction column against P25 Fig. 9's (all gains; ``column_shares``)."""
+    band = s["column_shares"]["bands"]["all"]
+    n = len(band["ours"])
+    return (f"our share lies below the figure's in {band['columns_ours_below']} of {n} columns and above it in "
+            f"{band['columns_ours_above']} (bootstrap 16–84 % band; mean difference {band['mean_difference']:+.2f})")
