@@ -184,7 +184,8 @@ def _verdict_lines(s: dict) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("name, section", [("quick", "**What the default run shows**")])
+@pytest.mark.parametrize("name, section", [("paper_rerun", "**The theory test**"),
+                                           ("quick", "**What the default run shows**")])
 def test_readme_predictor_tables_and_verdicts_equal_the_committed_summaries(name, section):
     s = _summary(name)["summary"]
     text = _section(section, "**The paper grid**" if name == "quick" else "**The readout and Fig. 9**")
@@ -251,3 +252,18 @@ def _shares_quote(s: dict) -> str:
     n = len(band["ours"])
     return (f"our share lies below the figure's in {band['columns_ours_below']} of {n} columns and above it in "
             f"{band['columns_ours_above']} (bootstrap 16–84 % band; mean difference {band['mean_difference']:+.2f})")
+
+
+def test_readme_theory_test_on_the_paper_grid_equals_its_committed_summary():
+    meta = _summary("paper_rerun")
+    # the 3-replicate paper grid without checkpoints, analysed with the current predictors
+    assert meta["config"] == to_jsonable(asdict(replace(PRESETS["paper"], seeds=3, checkpoints=())))
+    assert meta["run"]["computed_this_run"] == meta["run"]["tasks"]
+    s = meta["summary"]
+    text = _section("**The theory test**", "**The readout and Fig. 9**")
+    suffix, length = _suffix_quotes(s)
+    quotes = [_stability_quote(s), _shares_quote(s), f"at {suffix}·log G per shared token", f"at {length}·log G",
+              f"{s['generalised']} instead of", f"log C = 10.92 to {s['fit']['log_C']:.2f}",
+              f"73.5 % → {100 * s['agreement']:.1f} %"]
+    missing = [q for q in quotes if q not in text]
+    assert not missing, f"README theory-test section lacks {missing}"
