@@ -37,6 +37,9 @@ GRID_ARRAYS = ("status", "epochs", "train_loss", "n_states_raw", "n_states_min",
 VAL_ARRAYS = ("val_loss", "val_accuracy")
 AXES = ("gains", "fractions", "val_lengths")
 REQUIRED = GRID_ARRAYS + VAL_ARRAYS + AXES
+#: arrays that must hold numbers when present (all but ``status``, which holds strings)
+NUMERIC_ARRAYS = (tuple(name for name in REQUIRED if name != "status") + NETWORK_ARRAYS + PROFILE_ARRAYS
+                  + PAIR_ARRAYS + PREFIX_ARRAYS + CHECKPOINT_EPOCH_ARRAYS + CHECKPOINT_PAIR_ARRAYS)
 #: configuration fields added after results files were first written, with the value that describes
 #: a file written before them (it measured no pairs; the analysis-only predictor fields take their
 #: defaults); any other missing field is refused.
@@ -105,7 +108,7 @@ def _check_complete(source: Path, data: Any, cls: type, where: str = "config") -
 
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], PhaseDiagramConfig, common.Results]:
     """Arrays and configuration of a results file (``results.npz``, ``results.json`` or their directory)."""
-    loaded = common.load_results(path, EXPERIMENT, arrays=REQUIRED, meta_keys=("config",))
+    loaded = common.load_results(path, EXPERIMENT, arrays=REQUIRED, meta_keys=("config",), numeric=NUMERIC_ARRAYS)
     stored = loaded.meta["config"]
     if isinstance(stored, dict):
         stored = {**ADDED_FIELDS, **stored}
