@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from validation.merger_phase_diagram.crossval import evaluate
-from validation.merger_phase_diagram.features import Features
+from validation.merger_phase_diagram.features import Features, agree_cross_z, cell_scores
 from validation.merger_phase_diagram.measured import KIND_CODES
 
 #: the predictors followed along training
@@ -90,14 +90,6 @@ def conservation(arrays: dict[str, np.ndarray], checkpoints: tuple[str, ...], ka
     return Conservation(tuple(checkpoints), _median_epoch(arrays["ckpt_epoch"]), quantiles, sign, pairs, float(kappa))
 
 
-def _z_at(arrays: dict[str, np.ndarray], c: int) -> tuple[np.ndarray, np.ndarray]:
-    use = arrays["pair_ok"] & (arrays["pair_kind"] == KIND_CODES["agree_cross"])
-    z = np.where(use, arrays["ckpt_z"][..., c, :], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)     # networks without a pair or an epoch: nan
-        return np.nanmin(z, axis=-1).ravel(), np.nanmedian(z, axis=-1).ravel()
-
-
 def horizon(arrays: dict[str, np.ndarray], checkpoints: tuple[str, ...], features: Features, observed: np.ndarray,
             *, n_replicates: int, n_gains: int, n_fractions: int, blocks: int, n_bootstrap: int,
             seed: int) -> Horizon:
@@ -106,8 +98,8 @@ def horizon(arrays: dict[str, np.ndarray], checkpoints: tuple[str, ...], feature
     agreement: dict[str, dict[str, np.ndarray]] = {}
     interval: dict[str, dict[str, np.ndarray]] = {}
     for c in range(C):
-        z_min, z_median = _z_at(arrays, c)
-        e = evaluate(HORIZON_PREDICTORS, replace(features, z_min=z_min, z_median=z_median), observed,
+        z_min, z_median = cell_scores(agree_cross_z(arrays, arrays["ckpt_z"][..., c, :]))
+        e = evaluate(HORIZON_PREDICTORS, replace(features, z_min=z_min.ravel(), z_median=z_median.ravel()), observed,
                      n_replicates=n_replicates, n_gains=n_gains, n_fractions=n_fractions, blocks=blocks,
                      n_bootstrap=n_bootstrap, seed=seed)
         for scheme, scores in e.out_of_sample.items():

@@ -110,16 +110,17 @@ def suffix_slope(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     return slope, k
 
 
-def agree_cross_z(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """``z`` of each measured agreeing cross-length pair, ``nan`` in every other slot (``[..., pairs]``)."""
+def agree_cross_z(arrays: dict[str, np.ndarray], z: np.ndarray | None = None) -> np.ndarray:
+    """``z`` (default ``pair_z``; e.g. a checkpoint's) of each measured agreeing cross-length pair, ``nan`` elsewhere."""
     use = arrays["pair_ok"] & (arrays["pair_kind"] == KIND_CODES["agree_cross"])
-    return np.where(use, arrays["pair_z"], np.nan)
+    return np.where(use, arrays["pair_z"] if z is None else z, np.nan)
 
 
-def _nan_stat(fn, z: np.ndarray) -> np.ndarray:
+def cell_scores(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per network, the minimum and the median of ``z`` over its pairs (last axis); ``nan`` without a pair."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)     # networks without a pair: nan, as documented
-        return fn(z, axis=-1)
+        return np.nanmin(z, axis=-1), np.nanmedian(z, axis=-1)
 
 
 def network_features(arrays: dict[str, np.ndarray], L: int, score: np.ndarray) -> Features:
@@ -136,8 +137,7 @@ def network_features(arrays: dict[str, np.ndarray], L: int, score: np.ndarray) -
         p = columns["fraction"]
         columns["score_suffix"] = np.where(np.isfinite(slope), merger_score(decay, p, L), -np.inf)
         z = agree_cross_z(arrays)
-        columns["z_min"] = _nan_stat(np.nanmin, z)
-        columns["z_median"] = _nan_stat(np.nanmedian, z)
+        columns["z_min"], columns["z_median"] = cell_scores(z)
     return Features(**{name: np.asarray(value).ravel().copy() for name, value in columns.items()})
 
 
